@@ -1,0 +1,40 @@
+from django.conf import settings
+from django.db import models
+
+
+class AuditEvent(models.Model):
+    """One append-only entry of the audit trail.
+
+    Events form a hash chain: `hash = sha256(prev_hash + canonical(content))`, where content
+    includes `seq`. Editing, deleting or reordering events breaks the chain, which
+    `audit.services.audit_chain_verify` detects. On PostgreSQL a trigger refuses UPDATE and DELETE.
+    """
+
+    seq = models.PositiveBigIntegerField(unique=True, editable=False)
+    timestamp = models.DateTimeField(db_index=True)
+    # No FK constraint: users come and go, the trail must not change (or cascade) with them.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_username = models.CharField(max_length=150, blank=True, db_index=True)
+    action = models.CharField(max_length=80, db_index=True)
+    object_type = models.CharField(max_length=80, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True, db_index=True)
+    object_repr = models.CharField(max_length=300, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    source_ip = models.GenericIPAddressField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-seq"]
+        indexes = [models.Index(fields=["object_type", "object_id", "seq"])]
+
+    def __str__(self):
+        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id} by {self.actor_username or 'system'}"

@@ -1,0 +1,27 @@
+from rest_framework import serializers
+
+from .models import ApiToken, BackgroundJob
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+        read_only_fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+
+class NewApiTokenSerializer(ApiTokenSerializer):
+    key = serializers.CharField(read_only=True, help_text="The token; shown only in this answer.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = ApiTokenSerializer.Meta.fields + ["key"]
+
+
+class BackgroundJobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BackgroundJob
+        fields = [
+            "id", "kind", "status", "progress", "message", "result", "object_type", "object_id",
+            "created_at", "started_at", "finished_at",
+        ]
+        read_only_fields = fields

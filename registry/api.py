@@ -1,0 +1,158 @@
+"""REST API of the inventory. Views validate, call one service, serialise the result."""
+
+from django.db.models import Count, Max, OuterRef, Prefetch, Subquery
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, parsers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from core.api import ServiceModelViewSet
+from core.errors import NotFound
+
+from . import services
+from .filters import DatasetFilter, ModelVersionFilter, RegisteredModelFilter, UseCaseFilter
+from .models import Dataset, ModelVersion, RegisteredModel, UseCase
+from .serializers import (
+    DatasetSerializer,
+    ModelVersionCreateSerializer,
+    ModelVersionSerializer,
+    ModelVersionUpdateSerializer,
+    RegisteredModelSerializer,
+    UseCaseSerializer,
+)
+from .uploads import ArtifactMultiPartParser
+
+
+class UseCaseViewSet(ServiceModelViewSet, viewsets.ModelViewSet):
+    serializer_class = UseCaseSerializer
+    filterset_class = UseCaseFilter
+    search_fields = ["name", "purpose", "business_unit"]
+    ordering_fields = ["name", "created_at"]
+    service_instance_kwarg = "use_case"
+    create_service = services.use_case_create
+    update_service = services.use_case_update
+    delete_service = services.use_case_delete
+
+    def get_queryset(self):
+        return UseCase.objects.select_related("owner").annotate(model_count=Count("models")).order_by("name")
+
+
+class DatasetViewSet(ServiceModelViewSet, viewsets.ModelViewSet):
+    serializer_class = DatasetSerializer
+    filterset_class = DatasetFilter
+    search_fields = ["name", "description", "source_uri"]
+    ordering_fields = ["name", "version", "created_at"]
+    service_instance_kwarg = "dataset"
+    create_service = services.dataset_create
+    update_service = services.dataset_update
+    delete_service = services.dataset_delete
+
+    def get_queryset(self):
+        return Dataset.objects.select_related("owner").prefetch_related(
+            Prefetch("trained_versions", queryset=ModelVersion.objects.select_related("model").order_by("model__name", "number"))
+        )
+
+
+def _version_number(stage=None):
+    qs = ModelVersion.objects.filter(model_id=OuterRef("pk"))
+    if stage:
+        qs = qs.filter(stage=stage)
+    return Subquery(qs.order_by("-number").values("number")[:1])
+
+
+class RegisteredModelViewSet(ServiceModelViewSet, viewsets.ModelViewSet):
+    serializer_class = RegisteredModelSerializer
+    filterset_class = RegisteredModelFilter
+    lookup_field = "name"
+    lookup_value_regex = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+    search_fields = ["name", "description", "use_case__name"]
+    ordering_fields = ["name", "created_at", "updated_at"]
+    service_instance_kwarg = "model"
+    create_service = services.model_create
+    update_service = services.model_update
+    delete_service = services.model_delete
+
+    def get_queryset(self):
+        return (
+            RegisteredModel.objects.select_related("owner", "use_case")
+            .prefetch_related("tags")
+            .annotate(
+                latest_version=Max("versions__number"),
+                version_count=Count("versions"),
+                production_version=_version_number("production"),
+            )
+            .order_by("name")
+        )
+
+
+class ModelVersionViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Versions of one model, addressed by their number."""
+
+    serializer_class = ModelVersionSerializer
+    filterset_class = ModelVersionFilter
+    lookup_field = "number"
+    lookup_value_regex = r"[0-9]+"
+    parser_classes = [parsers.JSONParser, ArtifactMultiPartParser, parsers.FormParser]
+    search_fields = ["description", "framework", "code_commit", "training_run"]
+    ordering_fields = ["number", "created_at"]
+
+    def get_model(self) -> RegisteredModel:
+        if not hasattr(self, "_model"):
+            self._model = get_object_or_404(RegisteredModel.objects.select_related("use_case"), name=self.kwargs["name"])
+        return self._model
+
+    def get_queryset(self):
+        return (
+            ModelVersion.objects.filter(model__name=self.kwargs["name"])
+            .select_related("model", "created_by")
+            .prefetch_related("training_datasets", "validation_datasets", "tags")
+            .order_by("-number")
+        )
+
+    def list(self, request, *args, **kwargs):
+        self.get_model()  # 404 for an unknown model rather than an empty list
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request={"multipart/form-data": ModelVersionCreateSerializer, "application/json": ModelVersionCreateSerializer},
+        responses={201: ModelVersionSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        model = self.get_model()
+        data = ModelVersionCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.model_version_register(actor=request.user, model=model, **data.validated_data)
+        version = self.get_queryset().get(pk=version.pk)
+        return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ModelVersionUpdateSerializer, responses={200: ModelVersionSerializer})
+    def update(self, request, *args, **kwargs):
+        version = self.get_object()
+        data = ModelVersionUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
+        data.is_valid(raise_exception=True)
+        services.model_version_update(actor=request.user, version=version, **data.validated_data)
+        return Response(ModelVersionSerializer(self.get_queryset().get(pk=version.pk)).data)
+
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="No stored artifact")})
+    @action(detail=True, methods=["get"], url_path="artifact", url_name="artifact")
+    def artifact(self, request, *args, **kwargs):
+        version = self.get_object()
+        if not version.artifact:
+            raise NotFound(
+                "This version references an external artifact; fetch it from its URI.",
+                fields={"artifact_uri": [version.artifact_uri]},
+            )
+        response = FileResponse(
+            version.artifact.open("rb"), as_attachment=True, filename=version.artifact_filename or f"{version.model.name}-v{version.number}"
+        )
+        response["X-Checksum-SHA256"] = version.sha256
+        return response
