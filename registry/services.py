@@ -277,19 +277,29 @@ def model_version_update(*, actor, version: ModelVersion, description=None, tags
 
 
 @transaction.atomic
-def model_version_set_stage(*, version: ModelVersion, stage: str, actor, reason: str) -> ModelVersion:
-    """Low-level stage change. Only the governance workflow calls this (it holds the rules)."""
+def model_version_set_stage(
+    *, version: ModelVersion, stage: str, actor, reason: str, evidence: dict | None = None
+) -> ModelVersion:
+    """Low-level stage change. Only the governance workflow calls this (it holds the rules).
+
+    The audit event (`model_version.stage_change`) is what point-in-time questions are answered
+    from, so it carries the model name, version number and `evidence` (e.g. promotion id,
+    approvers, policy version) alongside the stage before/after.
+    """
     before = version.stage
     if before == stage:
         return version
     version.stage = stage
     version.save(update_fields=["stage", "updated_at"])
-    audit_record(
-        action="model_version.stage_change",
-        actor=actor,
-        obj=version,
-        changes={"stage": {"before": before, "after": stage}, "reason": {"before": None, "after": reason}},
-    )
+    changes = {
+        "stage": {"before": before, "after": stage},
+        "reason": {"before": None, "after": reason},
+        "model": {"before": None, "after": version.model.name},
+        "number": {"before": None, "after": version.number},
+    }
+    for key, value in (evidence or {}).items():
+        changes[key] = {"before": None, "after": value}
+    audit_record(action="model_version.stage_change", actor=actor, obj=version, changes=changes)
     return version
 
 
