@@ -1,0 +1,98 @@
+"""The portal's pages render for the cast, show the inventory, and refuse what they must."""
+
+import pytest
+from django.urls import reverse
+
+from core.models import BackgroundJob
+from registry import services
+
+pytestmark = pytest.mark.django_db
+
+
+def test_pages_require_login(client):
+    response = client.get(reverse("portal:inventory"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_dashboard_shows_counts_chart_and_recent_events(browse, inventory):
+    page = browse("audrey").get(reverse("portal:dashboard")).content.decode()
+    assert 'id="stage-chart"' in page and "chart.umd.min.js" in page
+    assert "Model versions per stage" in page
+    assert "model_version.register" in page  # a recent audit event
+
+
+def test_inventory_filters(browse, inventory, cast):
+    other = services.use_case_create(actor=cast["sam"], name="Churn")
+    services.model_create(actor=cast["sam"], name="churn-lr", use_case=other, tags=["retention"])
+    client = browse("rita")
+    url = reverse("portal:inventory")
+    both = client.get(url).content.decode()
+    assert "credit-gbm" in both and "churn-lr" in both
+    for query, shown, hidden in [
+        ({"owner": "sam"}, "churn-lr", "credit-gbm"),
+        ({"tag": "credit"}, "credit-gbm", "churn-lr"),
+        ({"use_case": other.pk}, "churn-lr", "credit-gbm"),
+        ({"stage": "development"}, "credit-gbm", "churn-lr"),  # churn-lr has no versions
+        ({"q": "churn"}, "churn-lr", "credit-gbm"),
+    ]:
+        page = client.get(url, query).content.decode()
+        assert f">{shown}</a>" in page and f">{hidden}</a>" not in page, query
+
+
+def test_model_page_renders_markdown_and_lineage_both_ways(browse, inventory, cast):
+    services.model_update(
+        actor=cast["dana"], model=inventory["model"], description="**Bold** claim <script>alert(1)</script>"
+    )
+    client = browse("sam")
+    page = client.get(reverse("portal:model", args=["credit-gbm"])).content.decode()
+    assert "<strong>Bold</strong>" in page and "<script>alert" not in page
+    accounts = inventory["datasets"][0]
+    assert reverse("portal:dataset", args=[accounts.pk]) in page
+    dataset_page = client.get(reverse("portal:dataset", args=[accounts.pk])).content.decode()
+    assert reverse("portal:version", args=["credit-gbm", 1]) in dataset_page
+
+
+def test_version_page_shows_metrics_and_recheck_only_to_writers(browse, inventory):
+    url = reverse("portal:version", args=["credit-gbm", 1])
+    page = browse("dana").get(url).content.decode()
+    assert "auc" in page and "Re-check artifact" in page
+    assert "Re-check artifact" not in browse("sam").get(url).content.decode()
+
+
+def test_recheck_starts_a_job_and_the_partial_polls_until_finished(browse, inventory, cast):
+    url = reverse("portal:version-artifact-check", args=["credit-gbm", 1])
+    response = browse("dana").post(url, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    job = BackgroundJob.objects.filter(created_by=cast["dana"], kind="artifact_verify").latest("pk")
+    body = response.content.decode()
+    assert 'hx-trigger="every 1s"' in body and reverse("portal:job", args=[job.pk]) in body
+    BackgroundJob.objects.filter(pk=job.pk).update(status="succeeded", progress=100, message="Artifact matches")
+    done = browse("dana").get(reverse("portal:job", args=[job.pk])).content.decode()
+    assert "Artifact matches" in done and "hx-trigger" not in done
+
+
+def test_recheck_refused_for_others_with_a_message(browse, inventory):
+    url = reverse("portal:version-artifact-check", args=["credit-gbm", 1])
+    before = BackgroundJob.objects.count()
+    response = browse("sam").post(url, HTTP_HX_REQUEST="true")
+    assert "Only the model&#x27;s owner" in response.content.decode()
+    assert BackgroundJob.objects.count() == before
+
+
+def test_use_case_and_dataset_lists(browse, inventory):
+    client = browse("nobody")
+    assert "Credit limits" in client.get(reverse("portal:use-cases")).content.decode()
+    detail = client.get(reverse("portal:use-case", args=[inventory["use_case"].pk])).content.decode()
+    assert "credit-gbm" in detail
+    assert "bureau@1" in client.get(reverse("portal:datasets")).content.decode()
+
+
+def test_login_page_explains_failure_and_lockout(client, cast, settings):
+    settings.AXES_ENABLED = True
+    url = reverse("login")
+    for _ in range(4):
+        page = client.post(url, {"username": "dana", "password": "wrong"}).content.decode()
+        assert "username or password is not correct" in page
+    locked = client.post(url, {"username": "dana", "password": "wrong"})
+    assert "Account temporarily locked" in locked.content.decode()
