@@ -4,3 +4,18 @@ from django.apps import AppConfig
 class GovernanceConfig(AppConfig):
     name = "governance"
     verbose_name = "Governance"
+
+    def ready(self):
+        from celery.schedules import crontab
+        from django.conf import settings
+
+        from registry.signals import lineage_changed
+
+        from . import builtin_gates  # noqa: F401 - registers the gates
+        from .receivers import lapse_on_lineage_change
+
+        lineage_changed.connect(lapse_on_lineage_change, dispatch_uid="governance.lapse_on_lineage_change")
+        settings.CELERY_BEAT_SCHEDULE.setdefault(
+            "governance-open-due-reviews",
+            {"task": "governance.tasks.reviews_open_due_task", "schedule": crontab(minute=15, hour="*/6")},
+        )

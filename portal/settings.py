@@ -213,6 +213,9 @@ CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppCon
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "steward@localhost")
 STEWARD_BASE_URL = envstr("STEWARD_BASE_URL", "http://127.0.0.1:8000")
+# Optional outgoing webhook for governance events, signed with HMAC-SHA256 of the body.
+STEWARD_WEBHOOK_URL = envstr("STEWARD_WEBHOOK_URL", "")
+STEWARD_WEBHOOK_SECRET = envstr("STEWARD_WEBHOOK_SECRET", "")
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,227 @@
+"""Governance REST API. Views validate, call one service, serialise the result."""
+
+import django_filters
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.errors import Forbidden, NotFound
+from core.roles import Role, has_role
+from registry.models import ModelVersion, UseCase
+
+from . import defaults, services
+from .models import Policy, PromotionRequest, Review, SignOff
+from .serializers import (
+    ClassificationInputSerializer,
+    ClassificationSerializer,
+    CommentSerializer,
+    PolicyInputSerializer,
+    PolicySerializer,
+    PromotionInputSerializer,
+    PromotionSerializer,
+    RaciSerializer,
+    ReviewSerializer,
+)
+
+
+class QuestionnaireView(APIView):
+    @extend_schema(responses={200: OpenApiResponse(description="{scheme, questions, thresholds, ethics, tiers}")})
+    def get(self, request):
+        scheme = services.scheme_current()
+        return Response({"scheme": scheme.number, **scheme.data, "tiers": defaults.TIERS})
+
+
+class ClassificationView(APIView):
+    """The current classification of a use case; PUT answers the questionnaire (risk officers may
+    add `override_tier` with `override_justification`)."""
+
+    def _use_case(self, pk):
+        return get_object_or_404(UseCase, pk=pk)
+
+    @extend_schema(responses={200: ClassificationSerializer, 404: OpenApiResponse(description="Not classified yet")})
+    def get(self, request, pk):
+        current = services.classification_current(use_case=self._use_case(pk))
+        if current is None:
+            raise NotFound("This use case is not classified yet.")
+        return Response(ClassificationSerializer(current).data)
+
+    @extend_schema(request=ClassificationInputSerializer, responses={200: ClassificationSerializer})
+    def put(self, request, pk):
+        use_case = self._use_case(pk)
+        data = ClassificationInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        if "override_tier" in fields and not has_role(request.user, Role.RISK_OFFICER, Role.ADMIN):
+            raise Forbidden("Only risk officers may override a computed tier.")
+        result = services.classification_submit(
+            actor=request.user, use_case=use_case, answers=fields["answers"], ethics=fields.get("ethics")
+        )
+        if "override_tier" in fields:
+            result = services.classification_override(
+                actor=request.user, use_case=use_case, tier=fields["override_tier"],
+                justification=fields.get("override_justification", ""),
+            )
+        return Response(ClassificationSerializer(result).data)
+
+
+def _raci_body(raci):
+    names = {}
+    ids = {i for people in raci.assignments.values() for i in people}
+    if ids:
+        from django.contrib.auth import get_user_model
+
+        names = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
+    return {
+        "use_case": raci.use_case_id,
+        "tasks": defaults.RACI_TASKS,
+        "roles": defaults.RACI_ROLES,
+        "cells": raci.cells,
+        "assignments": {role: sorted(names.get(i, str(i)) for i in people) for role, people in raci.assignments.items()},
+        "is_default": raci.pk is None,
+    }
+
+
+class RaciView(APIView):
+    @extend_schema(responses={200: RaciSerializer})
+    def get(self, request, pk):
+        return Response(_raci_body(services.raci_for(use_case=get_object_or_404(UseCase, pk=pk))))
+
+    @extend_schema(request=RaciSerializer, responses={200: RaciSerializer})
+    def put(self, request, pk):
+        use_case = get_object_or_404(UseCase, pk=pk)
+        data = RaciSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        raci = services.raci_update(actor=request.user, use_case=use_case, **data.validated_data)
+        return Response(_raci_body(raci))
+
+
+class PolicyView(APIView):
+    """The policy matrix in force; PUT stores the next version."""
+
+    @extend_schema(responses={200: PolicySerializer})
+    def get(self, request):
+        return Response({**PolicySerializer(services.policy_current()).data, "considerations": defaults.CONSIDERATIONS})
+
+    @extend_schema(request=PolicyInputSerializer, responses={200: PolicySerializer})
+    def put(self, request):
+        data = PolicyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        policy = services.policy_update(actor=request.user, **data.validated_data)
+        return Response(PolicySerializer(policy).data)
+
+
+class PolicyVersionViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = PolicySerializer
+    lookup_field = "number"
+    filterset_fields = ["number"]
+    ordering_fields = ["number"]
+
+    def get_queryset(self):
+        return Policy.objects.select_related("created_by").order_by("-number")
+
+
+class PromotionFilter(django_filters.FilterSet):
+    model = django_filters.CharFilter(field_name="version__model__name")
+    version = django_filters.NumberFilter(field_name="version__number")
+
+    class Meta:
+        model = PromotionRequest
+        fields = ["model", "version", "status", "target_stage"]
+
+
+class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = PromotionSerializer
+    filterset_class = PromotionFilter
+    ordering_fields = ["created_at"]
+
+    def get_queryset(self):
+        return PromotionRequest.objects.select_related("version__model", "requester", "policy").prefetch_related(
+            Prefetch("signoffs", queryset=SignOff.objects.select_related("approver", "policy"))
+        ).order_by("-created_at", "-pk")
+
+    def get_serializer_context(self):
+        # The checklist runs gate checks; lists stay cheap and show it on the detail.
+        return {**super().get_serializer_context(), "with_checklist": self.action != "list"}
+
+    def _detail(self, promotion, status=200):
+        promotion = self.get_queryset().get(pk=promotion.pk)
+        return Response(self.get_serializer(promotion).data, status=status)
+
+    @extend_schema(request=PromotionInputSerializer, responses={201: PromotionSerializer})
+    def create(self, request):
+        data = PromotionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        version = ModelVersion.objects.filter(model__name=fields["model"], number=fields["version"]).first()
+        if version is None:
+            raise NotFound(f"No version {fields['version']} of model {fields['model']!r}.",
+                           fields={"version": ["Unknown model version."]})
+        promotion = services.promotion_request(
+            actor=request.user, version=version, target_stage=fields["target_stage"], reason=fields.get("reason", "")
+        )
+        return self._detail(promotion, status=201)
+
+    @extend_schema(request=CommentSerializer, responses={200: PromotionSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        data = CommentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        promotion = services.signoff_approve(promotion=self.get_object(), actor=request.user, comment=data.validated_data["comment"])
+        return self._detail(promotion)
+
+    @extend_schema(request=CommentSerializer, responses={200: PromotionSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        data = CommentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        promotion = services.promotion_reject(promotion=self.get_object(), actor=request.user, comment=data.validated_data["comment"])
+        return self._detail(promotion)
+
+    @extend_schema(request=None, responses={200: PromotionSerializer})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        promotion = services.promotion_withdraw(promotion=self.get_object(), actor=request.user)
+        return self._detail(promotion)
+
+    @extend_schema(request=None, responses={200: PromotionSerializer})
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        promotion = services.promotion_complete(promotion=self.get_object(), actor=request.user)
+        return self._detail(promotion)
+
+
+class ReviewFilter(django_filters.FilterSet):
+    overdue = django_filters.BooleanFilter(method="filter_overdue")
+    model = django_filters.CharFilter(field_name="version__model__name")
+
+    class Meta:
+        model = Review
+        fields = ["status", "model", "overdue"]
+
+    def filter_overdue(self, queryset, name, value):
+        today = timezone.localdate()
+        if value:
+            return queryset.filter(status=Review.Status.OPEN, due_date__lt=today)
+        return queryset.exclude(status=Review.Status.OPEN, due_date__lt=today)
+
+
+class ReviewViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = ReviewSerializer
+    filterset_class = ReviewFilter
+    ordering_fields = ["due_date", "created_at"]
+
+    def get_queryset(self):
+        return Review.objects.select_related("version__model", "completed_by").order_by("due_date", "pk")
+
+    @extend_schema(request=CommentSerializer, responses={200: ReviewSerializer})
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        data = CommentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.review_complete(actor=request.user, review=self.get_object(), note=data.validated_data["comment"])
+        return Response(ReviewSerializer(self.get_queryset().get(pk=review.pk)).data)

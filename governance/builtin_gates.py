@@ -1,0 +1,48 @@
+"""The gates governance itself can check. Registered on import (from GovernanceConfig.ready()).
+
+`approvals` is evaluated by the workflow (it needs the RACI and the sign-offs), so its check here
+only reports counts computed by `services.approval_counts`.
+"""
+
+from .gates import GateResult, register_gate
+
+
+@register_gate("approvals", label="Approvals")
+def approvals(*, version, promotion, params) -> GateResult:
+    """N approvals from role R (`any`, a Steward role, or `accountable` = the RACI Accountable)."""
+    from .services import approval_count
+
+    need = int(params.get("count", 1))
+    role = params.get("role", "any")
+    if promotion is None:
+        return GateResult(False, f"{need} approval(s) from {role} needed.")
+    got = approval_count(promotion=promotion, role=role)
+    return GateResult(got >= need, f"{got} of {need} approval(s) from {role.replace('_', ' ')}.", data={"human": True})
+
+
+@register_gate("code_commit", label="Code commit recorded")
+def code_commit(*, version, promotion, params) -> GateResult:
+    if version.code_commit:
+        return GateResult(True, f"Commit {version.code_commit}.")
+    return GateResult(False, "No code commit recorded on the version.")
+
+
+@register_gate("datasets_provenance", label="Training datasets have SHA-256 and provenance")
+def datasets_provenance(*, version, promotion, params) -> GateResult:
+    datasets = list(version.training_datasets.all())
+    if not datasets:
+        return GateResult(False, "No training datasets recorded.")
+    missing = [str(d) for d in datasets if not (d.sha256 and d.source_uri)]
+    if missing:
+        return GateResult(False, "Missing SHA-256 or source: " + ", ".join(missing))
+    return GateResult(True, f"{len(datasets)} dataset(s) with SHA-256 and source.")
+
+
+@register_gate("model_card", label="Model card present")
+def model_card(*, version, promotion, params) -> GateResult:
+    from .models import ModelCardText
+
+    text = ModelCardText.objects.filter(version=version).first()
+    if text and text.intended_use.strip() and text.limitations.strip():
+        return GateResult(True, "Intended use and limitations written.")
+    return GateResult(False, "Write the model card's intended use and limitations.")

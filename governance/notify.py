@@ -1,0 +1,61 @@
+"""Tell approvers about new promotion requests: e-mail (Django mail) and an optional signed webhook.
+
+Runs after commit; a mail or broker failure is logged and never undoes the request.
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.db.models import Q
+
+from core.roles import Role
+
+logger = logging.getLogger(__name__)
+
+
+def approver_candidates(promotion) -> list:
+    """People the policy (by role) or the RACI (A/R of the move's task) names, minus the
+    requester and the version's creator who may never approve."""
+    from . import defaults
+    from .services import _measures, raci_for
+
+    roles = {m["params"].get("role", "any") for m in _measures(promotion) if m["gate"] == "approvals"}
+    if "any" in roles:
+        roles |= {Role.DATA_SCIENTIST, Role.RISK_OFFICER}
+    raci = raci_for(use_case=promotion.version.model.use_case)
+    ids = raci.people_for(defaults.STAGE_TASK[promotion.target_stage], {"A", "R"})
+    users = get_user_model().objects.filter(Q(groups__name__in=roles) | Q(pk__in=ids), is_active=True).distinct()
+    return [u for u in users.exclude(pk__in=[promotion.requester_id, promotion.version.created_by_id])]
+
+
+def promotion_requested(*, promotion_id: int) -> None:
+    from .models import PromotionRequest
+
+    promotion = PromotionRequest.objects.select_related("version__model__use_case", "requester", "policy").get(pk=promotion_id)
+    version = promotion.version
+    subject = f"[Steward] Sign-off requested: {version.model.name} v{version.number} → {promotion.target_stage}"
+    url = f"{settings.STEWARD_BASE_URL}/api/v1/promotions/{promotion.pk}/"
+    body = (
+        f"{promotion.requester.get_username()} asks to move {version.model.name} v{version.number} "
+        f"from {promotion.from_stage} to {promotion.target_stage} (tier {promotion.tier}, policy v{promotion.policy.number}).\n\n{url}\n"
+    )
+    recipients = [u.email for u in approver_candidates(promotion) if u.email]
+    if recipients:
+        try:
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+        except Exception:  # noqa: BLE001 - the request stands; the mail is a courtesy
+            logger.exception("could not mail approvers of promotion %s", promotion.pk)
+    if getattr(settings, "STEWARD_WEBHOOK_URL", ""):
+        from .tasks import webhook_send
+
+        payload = {
+            "event": "promotion.requested", "promotion": promotion.pk, "model": version.model.name,
+            "version": version.number, "from_stage": promotion.from_stage, "target_stage": promotion.target_stage,
+            "requester": promotion.requester.get_username(), "url": url,
+        }
+        try:
+            webhook_send.delay(payload)
+        except Exception:  # noqa: BLE001
+            logger.exception("could not enqueue webhook for promotion %s", promotion.pk)

@@ -1,0 +1,54 @@
+"""Governance fixtures: classified use cases and a helper to request promotions, via services."""
+
+import pytest
+
+from governance import services
+
+LOW = {
+    "regulation": "none", "personal_data": "no", "consumers": "one_team", "availability": "ad_hoc",
+    "error_impact": "low", "release_cadence": "rare", "lifetime": "short", "decay": "slow", "explainability": "none",
+}
+
+
+def answers(**changes):
+    return {**LOW, **changes}
+
+
+@pytest.fixture
+def tier1(inventory, cast):
+    """The inventory's use case classified tier 1 by dana."""
+    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=answers())
+    return inventory
+
+
+@pytest.fixture
+def strict_policy(cast):
+    """A policy version where tier 1 production needs two risk-officer approvals."""
+
+    def make(count=2, role="risk_officer"):
+        data = services.policy_current().data
+        data["tiers"]["1"]["sign_off"] = [
+            {"text": f"{count} {role}", "gate": "approvals", "params": {"role": role, "count": count}, "stages": ["qa", "preproduction", "production"]}
+        ]
+        return services.policy_update(actor=cast["rita"], data=data, comment="stricter")
+
+    return make
+
+
+@pytest.fixture
+def advance(cast):
+    """Move a version stage by stage to `stage` through requests approved by rita."""
+
+    def go(version, stage):
+        from registry.models import STAGE_ORDER
+
+        version.refresh_from_db()
+        while STAGE_ORDER.index(version.stage) < STAGE_ORDER.index(stage):
+            nxt = STAGE_ORDER[STAGE_ORDER.index(version.stage) + 1]
+            p = services.promotion_request(actor=cast["dana"], version=version, target_stage=nxt)
+            services.signoff_approve(promotion=p, actor=cast["rita"], comment="ok")
+            version.refresh_from_db()
+            assert version.stage == nxt, services.promotion_checklist(promotion=p)
+        return version
+
+    return go
