@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from audit.api import AuditEventViewSet, AuditVerifyView
 from core.views import ApiTokenViewSet, BackgroundJobViewSet, MeView
+from governance import api as governance_api
 from registry.api import DatasetViewSet, ModelVersionViewSet, RegisteredModelViewSet, UseCaseViewSet
 
 app_name = "api"
@@ -17,9 +18,16 @@ router.register(r"models/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)/versions", ModelVe
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("jobs", BackgroundJobViewSet, basename="job")
 router.register("audit/events", AuditEventViewSet, basename="audit-event")
+router.register("policies/versions", governance_api.PolicyVersionViewSet, basename="policy-version")
+router.register("promotions", governance_api.PromotionViewSet, basename="promotion")
+router.register("reviews", governance_api.ReviewViewSet, basename="review")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
     path("audit/verify/", AuditVerifyView.as_view(), name="audit-verify"),
+    path("questionnaire/", governance_api.QuestionnaireView.as_view(), name="questionnaire"),
+    path("use-cases/<int:pk>/classification/", governance_api.ClassificationView.as_view(), name="use-case-classification"),
+    path("use-cases/<int:pk>/raci/", governance_api.RaciView.as_view(), name="use-case-raci"),
+    path("policies/", governance_api.PolicyView.as_view(), name="policy"),
     *router.urls,
 ]
