@@ -30,6 +30,15 @@ CAST = {
 PASSWORD = "correct-horse-battery-42"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """PBKDF2's deliberate slowness costs seconds per user; tests need no protection from it."""
+    from django.test.utils import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture
 def make_user(db):
     def make(username, role=None):
