@@ -1,0 +1,238 @@
+"""One analysis of an experiment: data quality first, then the pre-registered test.
+
+Reads only database aggregates (`aggregates.py`) and calls the pure statistics (`stats.py`).
+Before the planned horizon, or after an early stop, a fixed-horizon design answers progress and
+data quality only (`interim`, no decision fields). A group-sequential design is tested at each
+planned look reached, against its O'Brien–Fleming boundary.
+"""
+
+import functools
+import hashlib
+import math
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from django.db.models import F, Sum
+
+from . import aggregates, stats
+from .models import Analysis, Event, EventBatch, Experiment
+
+T = Experiment.Test
+
+
+@functools.cache
+def code_version() -> dict:
+    """What computed the numbers: package version, git commit if known, hash of stats.py."""
+    stats_path = Path(stats.__file__)
+    try:
+        package = metadata.version("steward")
+    except metadata.PackageNotFoundError:
+        package = ""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=stats_path.parent, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {
+        "package": package,
+        "git_commit": commit,
+        "stats_sha256": hashlib.sha256(stats_path.read_bytes()).hexdigest(),
+    }
+
+
+def _num(x):
+    """JSON-safe number: infinite interval ends (one-sided CIs) become null."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _pair(ci):
+    return None if ci is None else [_num(ci[0]), _num(ci[1])]
+
+
+def _favour(exp: Experiment, result: stats.HypothesisTestResult) -> bool | None:
+    """Whether the effect points the way the goal metric's direction calls better."""
+    if result.effect_absolute is None:
+        return None
+    # Mann–Whitney reports P(B > A) + P(B = A)/2, whose "no effect" value is 1/2.
+    centre = 0.5 if result.test.lower().startswith("mann") else 0.0
+    delta = result.effect_absolute - centre
+    return delta > 0 if exp.direction == Experiment.Direction.INCREASE else delta < 0
+
+
+def _result(result: stats.HypothesisTestResult, *, metric: str, role: str, n: dict, power=None) -> dict:
+    return {
+        "metric": metric,
+        "role": role,
+        "test": result.test,
+        "alternative": result.alternative,
+        "statistic": _num(result.statistic),
+        "statistic_name": result.statistic_name,
+        "df": _num(result.df),
+        "p_value": _num(result.p_value),
+        "effect_label": result.effect_label,
+        "effect_absolute": _num(result.effect_absolute),
+        "ci_absolute": _pair(result.ci_absolute),
+        "effect_relative": _num(result.effect_relative),
+        "ci_relative": _pair(result.ci_relative),
+        "confidence_level": _num(result.confidence_level),
+        "n": n,
+        "achieved_power": _num(power),
+        "conventions": result.conventions,
+    }
+
+
+def _ab_primary(exp, control, arm, moments) -> tuple[stats.HypothesisTestResult, float | None, dict]:
+    a, b = moments.get(control.pk, {}), moments.get(arm.pk, {})
+    n_a, n_b = a.get("n", 0), b.get("n", 0)
+    n = {control.name: n_a, arm.name: n_b}
+    alt, alpha = exp.alternative, exp.alpha
+    if exp.test == T.TWO_PROPORTION_Z:
+        x_a, x_b = round(a.get("sum", 0)), round(b.get("sum", 0))
+        res = stats.two_proportion_ztest(n_a, x_a, n_b, x_b, alternative=alt, alpha=alpha)
+        power = stats.achieved_power_proportions(n_a, x_a, n_b, x_b, alpha=alpha, alternative=alt).power
+    elif exp.test == T.WELCH_T:
+        args = (n_a, a.get("sum", 0.0), a.get("sumsq", 0.0), n_b, b.get("sum", 0.0), b.get("sumsq", 0.0))
+        res = stats.welch_ttest(*args, alternative=alt, alpha=alpha)
+        power = stats.achieved_power_means(*args, alpha=alpha, alternative=alt).power
+    else:
+        ranks = aggregates.rank_sums(exp.pk, control.pk, arm.pk)
+        res = stats.mann_whitney_u(ranks["n_a"], ranks["n_b"], ranks["rank_sum_a"], ranks["tie_term"], alternative=alt)
+        power = None  # no closed form from sufficient statistics; not reported
+    return res, power, n
+
+
+def _shadow_primary(exp, champion, challenger) -> tuple[stats.HypothesisTestResult, dict]:
+    paired = aggregates.paired_moments(exp.pk)
+    n = {champion.name: paired["n"], challenger.name: paired["n"]}
+    if exp.test == T.MCNEMAR:
+        res = stats.mcnemar_test(paired["b"], paired["c"], n_pairs=paired["n"], alpha=exp.alpha)
+    elif exp.test == T.PAIRED_T:
+        res = stats.paired_ttest(paired["n"], paired["sum"], paired["sumsq"], alternative=exp.alternative, alpha=exp.alpha)
+    else:
+        ranks = aggregates.signed_ranks(exp.pk)
+        res = stats.wilcoxon_signed_rank(ranks["n_nonzero"], ranks["w_plus"], ranks["tie_term"], alternative=exp.alternative)
+    return res, n
+
+
+def data_quality(exp: Experiment, arms, moments) -> tuple[dict, dict]:
+    batches = EventBatch.objects.filter(experiment=exp).aggregate(
+        rows=Sum("rows"), stored=Sum("stored"), duplicates=Sum(F("rows") - F("stored"))
+    )
+    warnings = []
+    dq = {"srm_p_value": None, "srm_statistic": None, "srm_detected": False, "srm_threshold": stats.SRM_P_THRESHOLD}
+    if exp.kind == Experiment.Kind.AB:
+        observed = [moments.get(a.pk, {}).get("exposures", 0) for a in arms]
+        missing = sum(moments.get(a.pk, {}).get("exposures", 0) - moments.get(a.pk, {}).get("n", 0) for a in arms)
+        empty = [a.name for a, o in zip(arms, observed, strict=True) if o == 0]
+        dq["observed"] = {a.name: o for a, o in zip(arms, observed, strict=True)}
+        if sum(observed) > 0:
+            srm = stats.srm_chisquare(observed, [a.weight for a in arms])
+            dq.update(
+                srm_p_value=srm.p_value, srm_statistic=srm.statistic, srm_detected=srm.srm_detected,
+                expected={a.name: e for a, e in zip(arms, srm.expected, strict=True)}, srm_conventions=srm.conventions,
+            )
+            if srm.srm_detected:
+                warnings.append(
+                    f"Sample ratio mismatch: the arms' sizes do not fit the planned allocation (p = {srm.p_value:.2g}"
+                    f" < {stats.SRM_P_THRESHOLD}). Assignment or logging is probably broken; do not trust the result."
+                )
+        units = sum(observed)
+    else:
+        paired = aggregates.paired_moments(exp.pk)
+        missing, units = paired["rows"] - paired["n"], paired["rows"]
+        empty = [a.name for a in arms] if paired["n"] == 0 else []
+    dq.update(
+        duplicate_events=int(batches["duplicates"] or 0), missing_values=int(missing), arms_without_data=empty,
+    )
+    if dq["duplicate_events"]:
+        warnings.append(f"{dq['duplicate_events']} uploaded event(s) repeated an event id already stored and were ignored.")
+    if missing:
+        warnings.append(f"{missing} event(s) have no value for the goal metric and are left out of the test.")
+    if empty:
+        warnings.append(f"No data yet for: {', '.join(empty)}.")
+    dq["warnings"] = warnings
+    counts = {"events": units, "rows_uploaded": int(batches["rows"] or 0), "batches": EventBatch.objects.filter(experiment=exp).count()}
+    return dq, counts
+
+
+def _progress(exp: Experiment, units: int) -> dict:
+    from .services import horizon
+
+    return horizon(exp) | {"units": units}
+
+
+def analyse(exp: Experiment) -> tuple[str, dict, dict, dict]:
+    arms = list(exp.arms.order_by("position"))
+    moments = aggregates.arm_moments(exp.pk) if exp.kind == Experiment.Kind.AB else {}
+    dq, counts = data_quality(exp, arms, moments)
+    if exp.kind == Experiment.Kind.AB:
+        counts["per_arm"] = {a.name: moments.get(a.pk, {"exposures": 0, "n": 0}) for a in arms}
+    progress = _progress(exp, Event.objects.filter(experiment=exp).count())
+    results = {"progress": progress, "data_quality": dq, "stopped_early": exp.stopped_early, "metrics": []}
+    sequential = exp.sequential == Experiment.Sequential.OBF
+    look = None
+    if sequential and not exp.stopped_early:
+        look = min(exp.looks, math.floor(progress["fraction"] * exp.looks + 1e-9))
+    if exp.stopped_early or (not progress["reached"] and not (sequential and look)):
+        results["note"] = (
+            "Stopped early: recorded as such; no significance verdict is given." if exp.stopped_early
+            else "The planned horizon is not reached: progress and data quality only, no verdict yet."
+        )
+        return Analysis.Status.INTERIM, results, counts, code_version()
+
+    boundary = None
+    if sequential:
+        fractions = [k / exp.looks for k in range(1, exp.looks + 1)]
+        bounds = stats.obrien_fleming_boundaries(fractions, alpha=exp.alpha, alternative=exp.alternative)
+        boundary = bounds.nominal_p_values[look - 1] if look else None
+        results["sequential"] = {"look": look, "looks": exp.looks, "nominal_p_threshold": boundary,
+                                 "z_boundary": bounds.z_boundaries[look - 1], "conventions": bounds.conventions}
+    threshold = boundary if boundary is not None else exp.alpha
+
+    metrics = []
+    if exp.kind == Experiment.Kind.AB:
+        control = arms[0]
+        for arm in arms[1:]:
+            res, power, n = _ab_primary(exp, control, arm, moments)
+            entry = _result(res, metric=exp.metric_name, role="primary", n=n, power=power)
+            significant = res.p_value < threshold
+            entry.update(arm=arm.name, control=control.name, version=arm.version.number,
+                         significant=significant, in_favour=bool(significant and _favour(exp, res)))
+            metrics.append(entry)
+            secondary = []
+            for spec in exp.secondary_metrics or []:
+                mm = aggregates.metric_moments(exp.pk, spec["name"])
+                a, b = mm.get(control.pk, {}), mm.get(arm.pk, {})
+                n2 = {control.name: a.get("n", 0), arm.name: b.get("n", 0)}
+                if spec["type"] == Experiment.MetricType.BINARY:
+                    r2 = stats.two_proportion_ztest(n2[control.name], round(a.get("sum", 0)), n2[arm.name], round(b.get("sum", 0)),
+                                                    alpha=exp.alpha)
+                else:
+                    r2 = stats.welch_ttest(n2[control.name], a.get("sum", 0.0), a.get("sumsq", 0.0),
+                                           n2[arm.name], b.get("sum", 0.0), b.get("sumsq", 0.0), alpha=exp.alpha)
+                secondary.append(_result(r2, metric=spec["name"], role="secondary", n=n2) | {"arm": arm.name, "control": control.name})
+            if secondary:
+                adjusted = stats.holm([m["p_value"] for m in secondary], alpha=exp.alpha)
+                for m, p_adj, rej in zip(secondary, adjusted.adjusted_p_values, adjusted.reject, strict=True):
+                    m.update(p_value_holm=p_adj, significant=bool(rej), holm_conventions=adjusted.conventions)
+                metrics.extend(secondary)
+    else:
+        res, n = _shadow_primary(exp, arms[0], arms[1])
+        entry = _result(res, metric=exp.metric_name, role="primary", n=n)
+        significant = res.p_value < threshold
+        entry.update(arm=arms[1].name, control=arms[0].name, version=arms[1].version.number,
+                     significant=significant, in_favour=bool(significant and _favour(exp, res)))
+        metrics.append(entry)
+    results["metrics"] = metrics
+    if sequential and not progress["reached"]:
+        crossed = any(m["significant"] for m in metrics if m["role"] == "primary")
+        if not crossed:
+            results["note"] = f"Look {look} of {exp.looks}: the boundary is not crossed; continue."
+            results["metrics"] = []
+            return Analysis.Status.INTERIM, results, counts, code_version()
+    return Analysis.Status.COMPLETED, results, counts, code_version()
