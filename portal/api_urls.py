@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from abtests.api import ExperimentViewSet
 from audit.api import AuditEventViewSet, AuditVerifyView
 from core.views import ApiTokenViewSet, BackgroundJobViewSet, MeView
 from governance import api as governance_api
@@ -12,6 +13,7 @@ app_name = "api"
 
 router = DefaultRouter()
 router.register("use-cases", UseCaseViewSet, basename="use-case")
+router.register("experiments", ExperimentViewSet, basename="experiment")
 router.register("datasets", DatasetViewSet, basename="dataset")
 router.register("models", RegisteredModelViewSet, basename="model")
 router.register(r"models/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)/versions", ModelVersionViewSet, basename="version")
