@@ -179,6 +179,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # One name per choice set, however many serializers use it.
+    "ENUM_NAME_OVERRIDES": {"StageEnum": "registry.models.Stage"},
 }
 
 # Celery: JSON only, late acks (our tasks are idempotent), bounded time.

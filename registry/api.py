@@ -111,6 +111,8 @@ class ModelVersionViewSet(
         return self._model
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no URL kwargs
+            return ModelVersion.objects.none()
         return (
             ModelVersion.objects.filter(model__name=self.kwargs["name"])
             .select_related("model", "created_by")
