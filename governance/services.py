@@ -42,12 +42,21 @@ APPROVING_ROLES = {Role.DATA_SCIENTIST, Role.RISK_OFFICER, Role.ADMIN}
 # --- selectors -----------------------------------------------------------------------------
 
 
+def _current(model, data, **extra):
+    """The newest version; the shipped defaults as version 1 if the table is empty (the data
+    migration loads them, but a flushed test database or a reset table may lack them)."""
+    current = model.objects.order_by("-number").first()
+    if current is None:
+        current, _ = model.objects.get_or_create(number=1, defaults={"data": data, **extra})
+    return current
+
+
 def scheme_current() -> ScoringScheme:
-    return ScoringScheme.objects.order_by("-number").first()
+    return _current(ScoringScheme, defaults.QUESTIONNAIRE)
 
 
 def policy_current() -> Policy:
-    return Policy.objects.order_by("-number").first()
+    return _current(Policy, defaults.POLICY, comment="Defaults after Introducing MLOps")
 
 
 def classification_current(*, use_case: UseCase) -> Classification | None:

@@ -1,0 +1,75 @@
+"""Approvals arriving together promote exactly once; a model never has two production versions."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from audit.models import AuditEvent
+from core.errors import Conflict
+from governance import services
+from governance.models import PromotionRequest
+from registry import services as registry
+from registry.models import ModelVersion
+
+from .conftest import answers
+
+
+def _race(calls):
+    barrier = threading.Barrier(len(calls))
+    outcomes = []
+
+    def run(call):
+        try:
+            barrier.wait()
+            call()
+            outcomes.append("ok")
+        except Conflict:
+            outcomes.append("conflict")
+        except Exception as exc:  # pragma: no cover - reported by the assertion
+            outcomes.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(outcomes)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_approvals_promote_exactly_once(inventory, cast):
+    dana, version = cast["dana"], inventory["version"]
+    services.classification_submit(actor=dana, use_case=inventory["use_case"], answers=answers())
+    p = services.promotion_request(actor=dana, version=version, target_stage="qa")
+    approvers = [cast["rita"], cast["omar"], cast["sam"], cast["root"]]
+    outcomes = _race([
+        (lambda who=who: services.signoff_approve(promotion=PromotionRequest.objects.get(pk=p.pk), actor=who))
+        for who in approvers
+    ])
+    assert outcomes == ["conflict"] * 3 + ["ok"]
+    assert PromotionRequest.objects.get(pk=p.pk).status == "promoted"
+    assert AuditEvent.objects.filter(action="model_version.stage_change", object_id=str(version.pk)).count() == 1
+    assert AuditEvent.objects.filter(action="signoff.approve").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_versions_racing_into_production_leave_one(inventory, cast):
+    dana, model = cast["dana"], inventory["model"]
+    services.classification_submit(actor=dana, use_case=inventory["use_case"], answers=answers())
+    v1 = inventory["version"]
+    v2 = registry.model_version_register(actor=dana, model=model, artifact_uri="s3://v2", sha256="2" * 64, code_commit="def")
+    requests = []
+    for v in (v1, v2):
+        for stage in ("qa", "preproduction"):
+            services.signoff_approve(promotion=services.promotion_request(actor=dana, version=v, target_stage=stage), actor=cast["rita"])
+        requests.append(services.promotion_request(actor=dana, version=v, target_stage="production"))
+    outcomes = _race([
+        (lambda p=p, who=who: services.signoff_approve(promotion=PromotionRequest.objects.get(pk=p.pk), actor=who))
+        for p, who in zip(requests, [cast["rita"], cast["omar"]], strict=True)
+    ])
+    assert outcomes == ["ok", "ok"]
+    stages = dict(ModelVersion.objects.filter(model=model).values_list("number", "stage"))
+    assert sorted(stages.values()) == ["archived", "production"]
