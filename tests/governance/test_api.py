@@ -1,0 +1,123 @@
+"""The governance endpoints: shapes, status codes and the one error body."""
+
+from governance import services
+
+from .conftest import answers
+
+
+def test_questionnaire_lists_questions_choices_and_ethics(api, db):
+    body = api("dana").get("/api/v1/questionnaire/").json()
+    assert body["scheme"] == 1
+    keys = {q["key"] for q in body["questions"]}
+    assert {"regulation", "consumers", "availability", "error_impact", "explainability"} <= keys
+    assert {e["key"] for e in body["ethics"]} == {"wellbeing", "transparency", "accountability"}
+
+
+def test_classification_put_and_get(api, inventory):
+    url = f"/api/v1/use-cases/{inventory['use_case'].pk}/classification/"
+    assert api("dana").get(url).status_code == 404
+    r = api("dana").put(url, {"answers": answers(availability="realtime"), "ethics": {"transparency": "High"}}, format="json")
+    assert r.status_code == 200, r.json()
+    assert r.json()["tier"] == 4 and r.json()["drivers"][0]["question"] == "availability"
+    assert api("audrey").get(url).json()["tier"] == 4
+
+
+def test_classification_bad_answers_are_400_with_fields(api, inventory):
+    url = f"/api/v1/use-cases/{inventory['use_case'].pk}/classification/"
+    r = api("dana").put(url, {"answers": {"regulation": "moon"}}, format="json")
+    assert r.status_code == 400
+    assert "answers.regulation" in r.json()["errors"]
+
+
+def test_classification_override_via_api(api, inventory):
+    url = f"/api/v1/use-cases/{inventory['use_case'].pk}/classification/"
+    body = {"answers": answers(), "override_tier": 3}
+    assert api("dana").put(url, body, format="json").status_code == 403
+    r = api("rita").put(url, body, format="json")
+    assert r.status_code == 400 and "justification" in r.json()["errors"]
+    r = api("rita").put(url, {**body, "override_justification": "Regulator asked"}, format="json")
+    assert r.status_code == 200 and r.json()["tier"] == 3 and r.json()["computed_tier"] == 1
+
+
+def test_raci_get_default_and_put(api, inventory):
+    url = f"/api/v1/use-cases/{inventory['use_case'].pk}/raci/"
+    body = api("dana").get(url).json()
+    assert body["is_default"] and body["cells"]["deployments"]["production"] == "A/R"
+    cells = body["cells"]
+    cells["deployments"]["production"] = "R"
+    r = api("dana").put(url, {"cells": cells}, format="json")
+    assert r.status_code == 400 and "cells.deployments" in r.json()["errors"]
+    r = api("dana").put(url, {"assignments": {"risk_audit": ["rita"]}}, format="json")
+    assert r.status_code == 200 and r.json()["assignments"] == {"risk_audit": ["rita"]}
+    assert api("audrey").put(url, {"assignments": {}}, format="json").status_code == 403
+
+
+def test_policy_get_put_and_versions(api, db):
+    current = api("rita").get("/api/v1/policies/").json()
+    assert current["number"] == 1 and "sign_off" in current["considerations"]
+    assert api("dana").put("/api/v1/policies/", {"data": current["data"]}, format="json").status_code == 403
+    r = api("rita").put("/api/v1/policies/", {"data": {"tiers": {}}}, format="json")
+    assert r.status_code == 400 and "tiers.1" in r.json()["errors"]
+    r = api("rita").put("/api/v1/policies/", {"data": current["data"], "comment": "reviewed"}, format="json")
+    assert r.status_code == 200 and r.json()["number"] == 2
+    versions = api("audrey").get("/api/v1/policies/versions/").json()
+    assert [v["number"] for v in versions["results"]] == [2, 1]
+    assert api("audrey").get("/api/v1/policies/versions/1/").json()["number"] == 1
+
+
+def test_promotion_flow_over_http(api, inventory, cast):
+    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=answers())
+    r = api("dana").post("/api/v1/promotions/", {"model": "credit-gbm", "version": 1, "target_stage": "qa"}, format="json")
+    assert r.status_code == 201, r.json()
+    promotion = r.json()
+    assert promotion["status"] == "open" and promotion["policy_version"] == 1
+    assert promotion["checklist"][0]["key"] == "approvals" and promotion["checklist"][0]["met"] is False
+    url = f"/api/v1/promotions/{promotion['id']}/"
+    r = api("dana").post(url + "approve/", {"comment": "mine"}, format="json")
+    assert r.status_code == 403 and "separation of duties" in r.json()["detail"]
+    r = api("rita").post(url + "approve/", {"comment": "good"}, format="json")
+    assert r.status_code == 200 and r.json()["status"] == "promoted"
+    assert r.json()["signoffs"][0]["approver"] == "rita"
+    assert api("omar").post(url + "approve/", {}, format="json").status_code == 409
+    listed = api("audrey").get("/api/v1/promotions/?model=credit-gbm&status=promoted").json()
+    assert [p["id"] for p in listed["results"]] == [promotion["id"]]
+
+
+def test_promotion_bad_input(api, inventory, cast):
+    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=answers())
+    post = api("dana").post
+    r = post("/api/v1/promotions/", {"model": "credit-gbm", "version": 1, "target_stage": "moon"}, format="json")
+    assert r.status_code == 400 and "target_stage" in r.json()["errors"]
+    r = post("/api/v1/promotions/", {"model": "credit-gbm", "version": 1, "target_stage": "production"}, format="json")
+    assert r.status_code == 400 and "target_stage" in r.json()["errors"]
+    r = post("/api/v1/promotions/", {"model": "credit-gbm", "version": 9, "target_stage": "qa"}, format="json")
+    assert r.status_code == 404
+    r = post("/api/v1/promotions/", {"model": "credit-gbm"}, format="json")
+    assert r.status_code == 400 and {"version", "target_stage"} <= set(r.json()["errors"])
+    assert post("/api/v1/promotions/", {"model": "credit-gbm", "version": 1, "target_stage": "qa"}, format="json").status_code == 201
+    assert post("/api/v1/promotions/", {"model": "credit-gbm", "version": 1, "target_stage": "qa"}, format="json").status_code == 409
+
+
+def test_withdraw_and_reject_over_http(api, inventory, cast):
+    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=answers())
+    p = services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    assert api("rita").post(f"/api/v1/promotions/{p.pk}/reject/", {}, format="json").status_code == 400
+    r = api("dana").post(f"/api/v1/promotions/{p.pk}/withdraw/")
+    assert r.status_code == 200 and r.json()["status"] == "withdrawn"
+    assert api("rita").post(f"/api/v1/promotions/{p.pk}/approve/", {}, format="json").status_code == 409
+    p2 = services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    r = api("rita").post(f"/api/v1/promotions/{p2.pk}/reject/", {"comment": "Missing bias report"}, format="json")
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+
+
+def test_promotion_list_query_count_is_bounded(api, inventory, cast, django_assert_max_num_queries):
+    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=answers())
+    p = services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    services.promotion_withdraw(promotion=p, actor=cast["dana"])
+    services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    client = api("audrey")
+    client.get("/api/v1/me/")  # warm the token lookup path
+    # token lookup, token last_used update, user, roles, count, page, signoffs prefetch
+    with django_assert_max_num_queries(7):
+        r = client.get("/api/v1/promotions/")
+    assert r.json()["count"] == 2
