@@ -17,5 +17,6 @@ urlpatterns = [
     path("use-cases/", views.use_cases, name="use-cases"),
     path("use-cases/<int:pk>/", views.use_case_detail, name="use-case"),
     path("sign-offs/", views.signoffs, name="signoffs"),
+    path("promotions/<int:pk>/", views.promotion_detail, name="promotion"),
     path("jobs/<int:pk>/", views.job_status, name="job"),
 ]

@@ -14,6 +14,7 @@ finished, so the page shows progress and result without a reload. To reuse it:
 and on a page, `{% include "portal/_job.html" with job=latest_job %}` to show the last run.
 """
 
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -27,6 +28,8 @@ from audit.models import AuditEvent
 from core.errors import ServiceError
 from core.models import BackgroundJob
 from core.text import render_markdown
+from governance import services as governance_services
+from governance.models import PromotionRequest, SignOff
 from registry import access
 from registry.models import Dataset, ModelVersion, RegisteredModel, Stage, Tag, UseCase
 from registry.services import model_version_artifact_check_enqueue
@@ -65,6 +68,7 @@ def dashboard(request):
         },
         # actor_username is stored on the event, so no join is needed.
         "events": AuditEvent.objects.order_by("-seq")[:10],
+        "awaiting": _awaiting_signoff(request.user)[:5],
     }
     return render(request, "portal/dashboard.html", context)
 
@@ -275,7 +279,56 @@ def use_case_detail(request, pk):
     return render(request, "portal/use_case_detail.html", context)
 
 
+def _awaiting_signoff(user):
+    """Active promotions this person might sign: not their own request or version, not yet signed
+    by them. Whether the policy or RACI names them is decided by the service when they act."""
+    return (
+        PromotionRequest.objects.filter(status__in=PromotionRequest.ACTIVE)
+        .exclude(requester=user)
+        .exclude(version__created_by=user)
+        .exclude(signoffs__approver=user)
+        .select_related("version__model", "requester")
+        .order_by("created_at", "pk")
+    )
+
+
 @login_required
 def signoffs(request):
-    """Placeholder until governance's promotion workflow lands."""
-    return render(request, "portal/signoffs.html", {"section": "signoffs"})
+    mine = PromotionRequest.objects.filter(requester=request.user).select_related("version__model").order_by("-created_at", "-pk")
+    context = {
+        "section": "signoffs",
+        "page": _page(request, _awaiting_signoff(request.user)),
+        "querystring": _querystring_without_page(request),
+        "mine": mine[:20],
+    }
+    return render(request, "portal/signoffs.html", context)
+
+
+@login_required
+def promotion_detail(request, pk):
+    promotion = get_object_or_404(
+        PromotionRequest.objects.select_related("version__model__use_case", "requester", "policy").prefetch_related(
+            Prefetch("signoffs", queryset=SignOff.objects.select_related("approver").order_by("created_at"))
+        ),
+        pk=pk,
+    )
+    if request.method == "POST":
+        decision, comment = request.POST.get("decision"), request.POST.get("comment", "").strip()
+        try:
+            if decision == "approve":
+                governance_services.signoff_approve(promotion=promotion, actor=request.user, comment=comment)
+                messages.success(request, "Your approval is recorded.")
+            elif decision == "reject":
+                governance_services.promotion_reject(promotion=promotion, actor=request.user, comment=comment)
+                messages.success(request, "The request is rejected.")
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        return redirect("portal:promotion", pk=promotion.pk)
+    context = {
+        "section": "signoffs",
+        "promotion": promotion,
+        "version": promotion.version,
+        "checklist": governance_services.promotion_checklist(promotion=promotion),
+        "active": promotion.status in PromotionRequest.ACTIVE,
+    }
+    return render(request, "portal/promotion_detail.html", context)

@@ -18,3 +18,19 @@ def browse(cast):
         return client
 
     return client_for
+
+
+# Classification answers that score the lowest tier (as in tests/governance/conftest.py).
+LOW_RISK_ANSWERS = {
+    "regulation": "none", "personal_data": "no", "consumers": "one_team", "availability": "ad_hoc",
+    "error_impact": "low", "release_cadence": "rare", "lifetime": "short", "decay": "slow", "explainability": "none",
+}
+
+
+@pytest.fixture
+def promotion(inventory, cast):
+    """dana classifies her use case (tier 1) and asks to move credit-gbm v1 to QA, via services."""
+    from governance import services
+
+    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    return services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa", reason="ready")
