@@ -35,6 +35,8 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-seq"]
         indexes = [models.Index(fields=["object_type", "object_id", "seq"])]
+        # Bulk export is its own right, beyond viewing (see `audit.exports`).
+        permissions = [("export_auditevent", "Can export the audit trail")]
 
     def __str__(self):
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id} by {self.actor_username or 'system'}"

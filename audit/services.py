@@ -25,8 +25,9 @@ def to_jsonable(value):
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
-def canonical_content(event: AuditEvent) -> str:
-    content = {
+def hashed_fields(event: AuditEvent) -> dict:
+    """The content an event's hash covers (everything but `id`, `prev_hash` and `hash`)."""
+    return {
         "seq": event.seq,
         "timestamp": event.timestamp.isoformat(),
         "actor_id": event.actor_id,
@@ -39,11 +40,23 @@ def canonical_content(event: AuditEvent) -> str:
         "request_id": event.request_id,
         "source_ip": event.source_ip,
     }
+
+
+def canonical_json(content: dict) -> str:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def canonical_content(event: AuditEvent) -> str:
+    return canonical_json(hashed_fields(event))
+
+
+def hash_of(prev_hash: str, content: dict) -> str:
+    """`sha256(prev_hash + canonical JSON of content)` — also how an exported line is re-checked."""
+    return hashlib.sha256((prev_hash + canonical_json(content)).encode()).hexdigest()
+
+
 def compute_hash(prev_hash: str, event: AuditEvent) -> str:
-    return hashlib.sha256((prev_hash + canonical_content(event)).encode()).hexdigest()
+    return hash_of(prev_hash, hashed_fields(event))
 
 
 def object_label(obj) -> tuple[str, str, str]:

@@ -4,7 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from abtests.api import ExperimentViewSet
-from audit.api import AuditEventViewSet, AuditVerifyView
+from audit.api import AuditEventViewSet, AuditPointInTimeView, AuditVerifyView
 from core.views import ApiTokenViewSet, BackgroundJobViewSet, MeView
 from governance import api as governance_api
 from registry.api import DatasetViewSet, ModelVersionViewSet, RegisteredModelViewSet, UseCaseViewSet
@@ -27,6 +27,7 @@ router.register("reviews", governance_api.ReviewViewSet, basename="review")
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
     path("audit/verify/", AuditVerifyView.as_view(), name="audit-verify"),
+    path("audit/point-in-time/", AuditPointInTimeView.as_view(), name="audit-point-in-time"),
     path("questionnaire/", governance_api.QuestionnaireView.as_view(), name="questionnaire"),
     path("use-cases/<int:pk>/classification/", governance_api.ClassificationView.as_view(), name="use-case-classification"),
     path("use-cases/<int:pk>/raci/", governance_api.RaciView.as_view(), name="use-case-raci"),
