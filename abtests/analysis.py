@@ -13,7 +13,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from django.db.models import F, Sum
+from django.db.models import Count, Sum
 
 from . import aggregates, stats
 from .models import Analysis, Event, EventBatch, Experiment
@@ -121,8 +121,9 @@ def _shadow_primary(exp, champion, challenger) -> tuple[stats.HypothesisTestResu
 
 def data_quality(exp: Experiment, arms, moments) -> tuple[dict, dict]:
     batches = EventBatch.objects.filter(experiment=exp).aggregate(
-        rows=Sum("rows"), stored=Sum("stored"), duplicates=Sum(F("rows") - F("stored"))
+        uploaded=Sum("rows"), kept=Sum("stored"), batch_count=Count("id")
     )
+    batches["duplicates"] = (batches["uploaded"] or 0) - (batches["kept"] or 0)
     warnings = []
     dq = {"srm_p_value": None, "srm_statistic": None, "srm_detected": False, "srm_threshold": stats.SRM_P_THRESHOLD}
     if exp.kind == Experiment.Kind.AB:
@@ -156,7 +157,7 @@ def data_quality(exp: Experiment, arms, moments) -> tuple[dict, dict]:
     if empty:
         warnings.append(f"No data yet for: {', '.join(empty)}.")
     dq["warnings"] = warnings
-    counts = {"events": units, "rows_uploaded": int(batches["rows"] or 0), "batches": EventBatch.objects.filter(experiment=exp).count()}
+    counts = {"events": units, "rows_uploaded": int(batches["uploaded"] or 0), "batches": batches["batch_count"]}
     return dq, counts
 
 
