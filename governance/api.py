@@ -2,8 +2,10 @@
 
 import django_filters
 from django.db.models import Prefetch
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
@@ -20,6 +22,7 @@ from .serializers import (
     ClassificationInputSerializer,
     ClassificationSerializer,
     CommentSerializer,
+    ModelCardTextSerializer,
     PolicyInputSerializer,
     PolicySerializer,
     PromotionInputSerializer,
@@ -225,3 +228,38 @@ class ReviewViewSet(viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         review = services.review_complete(actor=request.user, review=self.get_object(), note=data.validated_data["comment"])
         return Response(ReviewSerializer(self.get_queryset().get(pk=review.pk)).data)
+
+
+def _version(name, number):
+    return get_object_or_404(ModelVersion.objects.select_related("model__use_case"), model__name=name, number=number)
+
+
+class ModelCardView(APIView):
+    """The generated model card (JSON); PUT edits its free-text sections."""
+
+    @extend_schema(responses={200: OpenApiResponse(description="Model card data")})
+    def get(self, request, name, number):
+        from .card import model_card_data
+
+        return Response(model_card_data(version=_version(name, number)))
+
+    @extend_schema(request=ModelCardTextSerializer, responses={200: OpenApiResponse(description="Model card data")})
+    def put(self, request, name, number):
+        from .card import model_card_data
+
+        version = _version(name, number)
+        data = ModelCardTextSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.model_card_update(actor=request.user, version=version, **data.validated_data)
+        return Response(model_card_data(version=version))
+
+
+class ModelCardMarkdownView(APIView):
+    @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR})
+    def get(self, request, name, number):
+        from .card import model_card_data, model_card_markdown
+
+        version = _version(name, number)
+        response = HttpResponse(model_card_markdown(model_card_data(version=version)), content_type="text/markdown; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{version.model.name}-v{version.number}-model-card.md"'
+        return response

@@ -43,6 +43,7 @@ def model_card(*, version, promotion, params) -> GateResult:
     from .models import ModelCardText
 
     text = ModelCardText.objects.filter(version=version).first()
+    url = f"/api/v1/models/{version.model.name}/versions/{version.number}/card/"
     if text and text.intended_use.strip() and text.limitations.strip():
-        return GateResult(True, "Intended use and limitations written.")
-    return GateResult(False, "Write the model card's intended use and limitations.")
+        return GateResult(True, "Intended use and limitations written.", evidence_url=url)
+    return GateResult(False, "Write the model card's intended use and limitations.", evidence_url=url)

@@ -112,3 +112,8 @@ class ReviewSerializer(serializers.ModelSerializer):
         from django.utils import timezone
 
         return obj.status == Review.Status.OPEN and obj.due_date < timezone.localdate()
+
+
+class ModelCardTextSerializer(serializers.Serializer):
+    intended_use = serializers.CharField(required=False, allow_blank=True)
+    limitations = serializers.CharField(required=False, allow_blank=True)

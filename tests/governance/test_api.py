@@ -121,3 +121,23 @@ def test_promotion_list_query_count_is_bounded(api, inventory, cast, django_asse
     with django_assert_max_num_queries(7):
         r = client.get("/api/v1/promotions/")
     assert r.json()["count"] == 2
+
+
+def test_model_card_json_markdown_and_sections(api, inventory, cast):
+    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=answers())
+    p = services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    services.signoff_approve(promotion=p, actor=cast["rita"], comment="Looks right")
+    url = "/api/v1/models/credit-gbm/versions/1/card/"
+    assert api("sam").put(url, {"intended_use": "x"}, format="json").status_code == 403
+    r = api("dana").put(url, {"intended_use": "Retail credit limits", "limitations": "Not for SMEs"}, format="json")
+    assert r.status_code == 200
+    card = api("audrey").get(url).json()
+    assert card["use_case"]["tier"] == 1 and card["purpose"] == "Limits"
+    assert card["sections"] == {"intended_use": "Retail credit limits", "limitations": "Not for SMEs"}
+    assert [d["name"] for d in card["lineage"]["training_datasets"]] == ["accounts", "bureau"]
+    assert card["governance"][0]["signoffs"][0]["approver"] == "rita"
+    md = api("audrey").get("/api/v1/models/credit-gbm/versions/1/card.md")
+    assert md.status_code == 200 and md["Content-Type"].startswith("text/markdown")
+    text = md.content.decode()
+    assert "# Model card: credit-gbm v1" in text and "approve by rita" in text and "Not for SMEs" in text
+    assert api("dana").get("/api/v1/models/credit-gbm/versions/9/card/").status_code == 404
