@@ -32,5 +32,7 @@ urlpatterns = [
     path("use-cases/<int:pk>/classification/", governance_api.ClassificationView.as_view(), name="use-case-classification"),
     path("use-cases/<int:pk>/raci/", governance_api.RaciView.as_view(), name="use-case-raci"),
     path("policies/", governance_api.PolicyView.as_view(), name="policy"),
+    path("models/<str:name>/versions/<int:number>/card/", governance_api.ModelCardView.as_view(), name="version-card"),
+    path("models/<str:name>/versions/<int:number>/card.md", governance_api.ModelCardMarkdownView.as_view(), name="version-card-md"),
     *router.urls,
 ]
