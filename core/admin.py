@@ -19,3 +19,30 @@ class BackgroundJobAdmin(admin.ModelAdmin):
     list_display = ["id", "kind", "status", "progress", "object_type", "object_id", "created_by", "created_at", "finished_at"]
     list_filter = ["kind", "status"]
     search_fields = ["object_id", "message"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Fallback for models of our apps that have no admin of their own: visible, never edited
+    here — writes go through the services, which audit them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def admin_register_fallbacks(*, site, app_labels) -> None:
+    """Register `ReadOnlyAdmin` for every model of `app_labels` that no admin module registered,
+    so auditors see every object. Runs after the admin's autodiscovery (see `CoreConfig.ready`)."""
+    from django.apps import apps
+
+    for label in app_labels:
+        if not apps.is_installed(label):
+            continue
+        for model in apps.get_app_config(label).get_models():
+            if not site.is_registered(model):
+                site.register(model, ReadOnlyAdmin)

@@ -12,3 +12,12 @@ class CoreConfig(AppConfig):
         from .role_permissions import post_migrate_sync
 
         post_migrate.connect(post_migrate_sync, dispatch_uid="core.role_permissions")
+
+        # The admin app is ready (and has imported every admin module) before ours: models left
+        # without an admin get a read-only one, so the auditors' console shows every object.
+        from django.contrib import admin
+
+        from .admin import admin_register_fallbacks
+        from .role_permissions import OUR_APPS
+
+        admin_register_fallbacks(site=admin.site, app_labels=OUR_APPS)
