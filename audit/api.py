@@ -56,6 +56,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=list(FORMATS), description="csv (default) or jsonl")],
         responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR},
+        filters=True,
     )
     @action(detail=False, methods=["get"])
     def export(self, request):
