@@ -259,3 +259,9 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             rationale=data.validated_data["rationale"], version=version,
         )
         return Response(DecisionSerializer(decision).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: DecisionSerializer})
+    @action(detail=True, methods=["post"], url_path="decision/sign", url_name="decision-sign")
+    def decision_sign(self, request, pk=None):
+        decision = services.decision_sign(actor=request.user, experiment=self.get_object())
+        return Response(DecisionSerializer(decision).data)

@@ -51,8 +51,20 @@ def can_run(user, experiment_or_model) -> bool:
     return model_can_write(user, model)
 
 
-def can_decide(user) -> bool:
-    # TODO(governance): use the RACI "accountable for model acceptance" once governance exposes it.
+def acceptance_signers(experiment: Experiment) -> set[int]:
+    """User ids the use case's RACI holds Accountable for model acceptance."""
+    from governance.services import raci_for
+
+    return raci_for(use_case=experiment.model.use_case).people_for("model_acceptance", {"A"})
+
+
+def can_decide(user, experiment: Experiment | None = None) -> bool:
+    """The RACI's Accountable people for model acceptance sign decisions; when the RACI names
+    nobody (no one assigned yet), risk officers and administrators do."""
+    if experiment is not None:
+        named = acceptance_signers(experiment)
+        if named:
+            return user.pk in named
     return has_role(user, Role.RISK_OFFICER) or is_admin(user)
 
 
@@ -568,7 +580,7 @@ def events_ingest(*, actor, experiment: Experiment, body, content_type: str) -> 
 def analysis_request(*, actor, experiment: Experiment, trigger: str = "request") -> Analysis:
     """Queue an analysis on a worker (202). `actor=None` is the beat schedule."""
     if actor is not None:
-        _require(can_run(actor, experiment) or can_decide(actor), "You may not analyse this experiment.")
+        _require(can_run(actor, experiment) or can_decide(actor, experiment), "You may not analyse this experiment.")
     if experiment.status == Experiment.Status.DRAFT:
         raise Conflict("A draft experiment has no data to analyse.", fields={"status": [experiment.status]})
     from .tasks import analysis_run_task
@@ -622,8 +634,8 @@ def analysis_run(*, analysis_id: int) -> Analysis:
 def decision_record(*, actor, experiment: Experiment, outcome: str, rationale: str, version=None) -> Decision:
     """Record the decision. Adopting needs a completed (horizon reached, not early-stopped)
     analysis; the running experiment is closed by it."""
-    _require(can_decide(actor), "Decisions are signed by risk officers or administrators.")
-    exp = Experiment.objects.select_for_update().get(pk=experiment.pk)
+    exp = Experiment.objects.select_for_update().select_related("model__use_case").get(pk=experiment.pk)
+    _require(can_decide(actor, exp), "Decisions are signed by the people the RACI holds accountable for model acceptance.")
     errors = {}
     if outcome not in Decision.Outcome.values:
         errors["outcome"] = [f"Must be one of {', '.join(Decision.Outcome.values)}."]
@@ -653,6 +665,9 @@ def decision_record(*, actor, experiment: Experiment, outcome: str, rationale: s
         experiment=exp, outcome=outcome, rationale=rationale, version=version, analysis=analysis, decided_by=actor
     )
     decision.signers.add(actor)
+    if version is not None:
+        decision.promotion_ref = _open_promotion(exp, version, actor)
+        decision.save(update_fields=["promotion_ref"])
     before = exp.status
     if exp.status == Experiment.Status.RUNNING:
         exp.stopped_at = timezone.now()
@@ -662,7 +677,44 @@ def decision_record(*, actor, experiment: Experiment, outcome: str, rationale: s
         action="experiment.decision", actor=actor, obj=exp,
         changes={"status": {"before": before, "after": exp.status}, "outcome": {"before": None, "after": outcome},
                  "version": {"before": None, "after": version.number if version else None},
-                 "analysis": {"before": None, "after": analysis.pk if analysis else None}},
+                 "analysis": {"before": None, "after": analysis.pk if analysis else None},
+                 "promotion": {"before": None, "after": decision.promotion_ref}},
     )
+    return decision
+
+
+def _open_promotion(exp: Experiment, version, signer) -> str:
+    """"Adopt" opens a promotion request of the challenger to its next stage, requested in the
+    name of the experiment's owner (the signer then approves it: separation of duties). Returns
+    the request id, or why none was opened (e.g. already in production, use case unclassified)."""
+    from governance.services import promotion_request
+    from registry.models import STAGE_ORDER
+
+    if version.stage not in STAGE_ORDER or version.stage == STAGE_ORDER[-1]:
+        return f"not opened: version is {version.stage}"
+    target = STAGE_ORDER[STAGE_ORDER.index(version.stage) + 1]
+    try:
+        with transaction.atomic():
+            promotion = promotion_request(
+                actor=exp.created_by, version=version, target_stage=target,
+                reason=f"Adopted in experiment '{exp.name}' (#{exp.pk}); decision signed by {signer.get_username()}.",
+            )
+    except (Conflict, Forbidden, InvalidInput) as exc:
+        return f"not opened: {exc.message}"[:64]
+    return str(promotion.pk)
+
+
+@transaction.atomic
+def decision_sign(*, actor, experiment: Experiment) -> Decision:
+    """Co-sign a recorded decision (another person the RACI names)."""
+    decision = Decision.objects.select_for_update().select_related("experiment__model__use_case").filter(experiment=experiment).first()
+    if decision is None:
+        raise Conflict("No decision to sign yet.")
+    _require(can_decide(actor, decision.experiment), "The RACI does not name you for model acceptance.")
+    if decision.signers.filter(pk=actor.pk).exists():
+        raise Conflict("You already signed this decision.")
+    decision.signers.add(actor)
+    audit_record(action="experiment.decision_sign", actor=actor, obj=experiment,
+                 changes={"signer": {"before": None, "after": actor.get_username()}})
     return decision
 
