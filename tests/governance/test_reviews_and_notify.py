@@ -78,3 +78,27 @@ def test_webhook_signature_is_hmac_sha256_of_body():
     expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
     assert sign(body, "s3cret") == f"sha256={expected}"
     assert sign(body, "other") != sign(body, "s3cret")
+
+
+def test_beat_runs_the_review_task(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["governance-open-due-reviews"]
+    assert entry["task"] == "governance.tasks.reviews_open_due_task"
+
+
+def test_review_task_claims_its_job_and_is_harmless_twice(tier1, cast, advance):
+    from core.models import BackgroundJob
+    from core.services import job_create
+    from governance.tasks import reviews_open_due_task
+
+    version = advance(tier1["version"], "production")
+    # Pretend the version entered production long ago.
+    version.promotions.filter(status="promoted", target_stage="production").update(
+        decided_at=timezone.now() - timedelta(days=400)
+    )
+    job = job_create(kind="reviews_open_due")
+    assert reviews_open_due_task(job.pk) == 1
+    assert reviews_open_due_task(job.pk) == "skipped"
+    assert reviews_open_due_task() == 0  # a fresh beat run finds the review already open
+    job.refresh_from_db()
+    assert job.status == BackgroundJob.Status.SUCCEEDED and len(job.result["opened"]) == 1
+    assert Review.objects.get().version == version
