@@ -3,27 +3,11 @@ from django.contrib import admin
 from .models import ApiToken, BackgroundJob
 
 
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "user", "name", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
-    search_fields = ["prefix", "user__username", "name"]
-    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at", "revoked_at"]
-
-    def has_add_permission(self, request):
-        return False  # tokens are created through the API or `create_api_token`, which show the key
-
-
-@admin.register(BackgroundJob)
-class BackgroundJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "status", "progress", "object_type", "object_id", "created_by", "created_at", "finished_at"]
-    list_filter = ["kind", "status"]
-    search_fields = ["object_id", "message"]
-
-
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Fallback for models of our apps that have no admin of their own: visible, never edited
-    here — writes go through the services, which audit them."""
+    """Admin pages of our apps only look things up: every write goes through a service, which
+    checks permissions and writes the audit trail; an admin form would bypass both. Who sees a
+    page is decided by Django's `view_*` permissions, which the role groups get
+    (`core.role_permissions`)."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -33,6 +17,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    list_display = ["prefix", "user", "name", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["prefix", "user__username", "name"]
+    readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at", "revoked_at"]
+
+
+@admin.register(BackgroundJob)
+class BackgroundJobAdmin(ReadOnlyAdmin):
+    list_display = ["id", "kind", "status", "progress", "object_type", "object_id", "created_by", "created_at", "finished_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["object_id", "message"]
 
 
 def admin_register_fallbacks(*, site, app_labels) -> None:

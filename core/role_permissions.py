@@ -1,10 +1,10 @@
 """Django permissions of the role groups, kept in step with the models after every migrate.
 
-The admin console shows a model to whoever holds its `view_*` permission. Auditors and risk
-officers see every model of Steward's apps (and users and groups, to see who holds which role)
-and change none: this handler grants them all `view_*` permissions of those apps and removes any
-add/change/delete permission on them, so a model another app adds later is covered at the next
-`migrate`. The auditor, risk officer and admin groups may export the audit trail.
+The admin console shows a model to whoever holds its `view_*` permission. Auditors, risk
+officers and administrators see every model of Steward's apps (and users and groups, to see who
+holds which role) and change none: this handler grants them all `view_*` permissions of those
+apps and removes any add/change/delete permission on them, so a model another app adds later is
+covered at the next `migrate`. The same three groups may export the audit trail.
 
 Writes belong to the services (which audit them), so the role groups hold no write permission in
 the admin; grant an exceptional right to a user, not to a role group.
@@ -15,7 +15,7 @@ from django.db import DEFAULT_DB_ALIAS
 from .roles import Role
 
 OUR_APPS = ["audit", "core", "registry", "governance", "abtests", "monitoring"]
-VIEW_ONLY_ROLES = [Role.AUDITOR, Role.RISK_OFFICER]
+VIEW_ONLY_ROLES = [Role.AUDITOR, Role.RISK_OFFICER, Role.ADMIN]
 EXPORT_ROLES = [Role.AUDITOR, Role.RISK_OFFICER, Role.ADMIN]
 _EXTRA_VIEW = [("auth", "view_user"), ("auth", "view_group")]
 

@@ -1,17 +1,19 @@
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdmin
+
 from .models import Dataset, ModelVersion, RegisteredModel, Tag, UseCase
 
 
 @admin.register(UseCase)
-class UseCaseAdmin(admin.ModelAdmin):
+class UseCaseAdmin(ReadOnlyAdmin):
     list_display = ["name", "business_unit", "owner", "created_at"]
     list_filter = ["business_unit"]
     search_fields = ["name", "purpose", "business_unit"]
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(ReadOnlyAdmin):
     list_display = ["name", "version", "owner", "contains_personal_data", "legal_basis", "retention_until"]
     list_filter = ["contains_personal_data", "legal_basis"]
     search_fields = ["name", "source_uri", "sha256"]
@@ -27,7 +29,7 @@ class ModelVersionInline(admin.TabularInline):
 
 
 @admin.register(RegisteredModel)
-class RegisteredModelAdmin(admin.ModelAdmin):
+class RegisteredModelAdmin(ReadOnlyAdmin):
     list_display = ["name", "use_case", "owner", "created_at"]
     list_filter = ["use_case", "tags"]
     search_fields = ["name", "description"]
@@ -36,7 +38,7 @@ class RegisteredModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "stage", "status", "framework", "created_by", "created_at"]
     list_filter = ["stage", "status", "framework"]
     search_fields = ["model__name", "sha256", "code_commit", "training_run"]
@@ -45,4 +47,4 @@ class ModelVersionAdmin(admin.ModelAdmin):
     readonly_fields = ["stage", "sha256", "size", "status", "status_checked_at"]
 
 
-admin.site.register(Tag)
+admin.site.register(Tag, ReadOnlyAdmin)
