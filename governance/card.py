@@ -69,6 +69,7 @@ def model_card_data(*, version: ModelVersion) -> dict:
             "intended_use": text.intended_use if text else "",
             "limitations": text.limitations if text else "",
         },
+        "bias_report": text.bias_report if text else {},
         "governance": [
             {
                 "promotion": p.pk, "from_stage": p.from_stage, "target_stage": p.target_stage, "status": p.status,
@@ -130,6 +131,11 @@ def model_card_markdown(card: dict) -> str:
             )
     lines += ["", "## Metrics", ""]
     lines += [f"- {k}: {v}" for k, v in sorted(card["metrics"].items())] or ["_None recorded._"]
+    lines += ["", "## Bias report", ""]
+    lines += [
+        f"- {group}: " + ", ".join(f"{k} {v}" for k, v in sorted(metrics.items()))
+        for group, metrics in sorted(card["bias_report"].items())
+    ] or ["_None attached._"]
     lines += ["", "## Gates and sign-offs", ""]
     if not card["governance"]:
         lines.append("_No promotion requested yet._")

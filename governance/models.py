@@ -188,6 +188,8 @@ class ModelCardText(models.Model):
     version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, related_name="card_text")
     intended_use = models.TextField(blank=True)
     limitations = models.TextField(blank=True)
+    # {subpopulation: {metric: number}}: performance across the groups the bias gate names.
+    bias_report = models.JSONField(default=dict, blank=True)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 

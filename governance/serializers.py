@@ -117,3 +117,4 @@ class ReviewSerializer(serializers.ModelSerializer):
 class ModelCardTextSerializer(serializers.Serializer):
     intended_use = serializers.CharField(required=False, allow_blank=True)
     limitations = serializers.CharField(required=False, allow_blank=True)
+    bias_report = serializers.JSONField(required=False, help_text="{subpopulation: {metric: number}}")

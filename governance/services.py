@@ -662,20 +662,37 @@ def review_complete(*, actor, review: Review, note: str) -> Review:
 
 
 @transaction.atomic
-def model_card_update(*, actor, version: ModelVersion, intended_use: str | None = None, limitations: str | None = None) -> ModelCardText:
+def model_card_update(
+    *, actor, version: ModelVersion, intended_use: str | None = None, limitations: str | None = None,
+    bias_report: dict | None = None,
+) -> ModelCardText:
+    """Edit the free-text sections and the bias report of a version's model card."""
     from registry import access as registry_access
 
     if not registry_access.model_can_write(actor, version.model):
         raise Forbidden("Only the model's data scientists write its model card.")
+    if bias_report is not None:
+        ok = isinstance(bias_report, dict) and all(
+            isinstance(metrics, dict) and metrics
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values())
+            for metrics in bias_report.values()
+        )
+        if not ok:
+            raise InvalidInput("Invalid bias report.", fields={"bias_report": [
+                "An object {subpopulation: {metric: number}} with at least one metric per subpopulation."
+            ]})
     text, _ = ModelCardText.objects.select_for_update().get_or_create(version=version)
-    before = {"intended_use": text.intended_use, "limitations": text.limitations}
+    fields = ["intended_use", "limitations", "bias_report"]
+    before = {f: getattr(text, f) for f in fields}
     if intended_use is not None:
         text.intended_use = intended_use
     if limitations is not None:
         text.limitations = limitations
+    if bias_report is not None:
+        text.bias_report = bias_report
     text.updated_by = actor
-    text.save(update_fields=["intended_use", "limitations", "updated_by", "updated_at"])
-    changes = diff(before, {"intended_use": text.intended_use, "limitations": text.limitations})
+    text.save(update_fields=[*fields, "updated_by", "updated_at"])
+    changes = diff(before, {f: getattr(text, f) for f in fields})
     if changes:
         audit_record(action="model_card.update", actor=actor, obj=version, changes=changes)
     return text
