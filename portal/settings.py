@@ -180,7 +180,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # One name per choice set, however many serializers use it.
-    "ENUM_NAME_OVERRIDES": {"StageEnum": "registry.models.Stage"},
+    "ENUM_NAME_OVERRIDES": {"StageEnum": "registry.models.Stage", "MetricTypeEnum": "abtests.models.Experiment.MetricType"},
 }
 
 # Celery: JSON only, late acks (our tasks are idempotent), bounded time.
