@@ -52,6 +52,7 @@ PAGES = [
     ("portal:inventory", []),
     ("portal:datasets", []),
     ("portal:use-cases", []),
+    ("portal:signoffs", []),
     ("portal:model", ["main"]),
 ]
 
