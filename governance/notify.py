@@ -47,15 +47,42 @@ def promotion_requested(*, promotion_id: int) -> None:
             send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
         except Exception:  # noqa: BLE001 - the request stands; the mail is a courtesy
             logger.exception("could not mail approvers of promotion %s", promotion.pk)
-    if getattr(settings, "STEWARD_WEBHOOK_URL", ""):
-        from .tasks import webhook_send
+    _webhook("promotion.requested", promotion, url)
 
-        payload = {
-            "event": "promotion.requested", "promotion": promotion.pk, "model": version.model.name,
-            "version": version.number, "from_stage": promotion.from_stage, "target_stage": promotion.target_stage,
-            "requester": promotion.requester.get_username(), "url": url,
-        }
+
+def _webhook(event: str, promotion, url: str) -> None:
+    if not getattr(settings, "STEWARD_WEBHOOK_URL", ""):
+        return
+    from .tasks import webhook_send
+
+    version = promotion.version
+    payload = {
+        "event": event, "promotion": promotion.pk, "model": version.model.name,
+        "version": version.number, "from_stage": promotion.from_stage, "target_stage": promotion.target_stage,
+        "requester": promotion.requester.get_username(), "url": url,
+    }
+    try:
+        webhook_send.delay(payload)
+    except Exception:  # noqa: BLE001 - the change stands; the broker outage is logged
+        logger.exception("could not enqueue webhook for promotion %s", promotion.pk)
+
+
+def promotion_decided(*, promotion_id: int) -> None:
+    """Tell the requester their request was promoted or rejected."""
+    from .models import PromotionRequest
+
+    promotion = PromotionRequest.objects.select_related("version__model", "requester").get(pk=promotion_id)
+    version = promotion.version
+    url = f"{settings.STEWARD_BASE_URL}/api/v1/promotions/{promotion.pk}/"
+    subject = f"[Steward] {version.model.name} v{version.number} → {promotion.target_stage}: {promotion.status}"
+    last = promotion.signoffs.select_related("approver").order_by("-created_at", "-pk").first()
+    body = f"Your request #{promotion.pk} is {promotion.status}"
+    if last:
+        body += f" (last sign-off by {last.approver.get_username()}: {last.comment or 'no comment'})"
+    body += f".\n\n{url}\n"
+    if promotion.requester.email:
         try:
-            webhook_send.delay(payload)
-        except Exception:  # noqa: BLE001
-            logger.exception("could not enqueue webhook for promotion %s", promotion.pk)
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [promotion.requester.email])
+        except Exception:  # noqa: BLE001 - a courtesy; the decision stands
+            logger.exception("could not mail requester of promotion %s", promotion.pk)
+    _webhook(f"promotion.{promotion.status}", promotion, url)

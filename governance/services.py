@@ -442,6 +442,12 @@ def promotion_request(*, actor, version: ModelVersion, target_stage: str, reason
     return promotion
 
 
+def _notify_decided(promotion: PromotionRequest) -> None:
+    from .notify import promotion_decided
+
+    transaction.on_commit(lambda: promotion_decided(promotion_id=promotion.pk))
+
+
 def _lock(promotion: PromotionRequest) -> PromotionRequest:
     return (
         PromotionRequest.objects.select_for_update(of=("self",))
@@ -533,6 +539,7 @@ def _promote(promotion: PromotionRequest, actor) -> None:
     promotion.decided_at = timezone.now()
     promotion.save(update_fields=["status", "decided_at"])
     promotion.version = target
+    _notify_decided(promotion)
     audit_record(action="promotion.promote", actor=actor, obj=promotion,
                  changes={"status": {"before": "open", "after": "promoted"}, "approved_by": {"before": None, "after": approvers}})
 
@@ -556,6 +563,7 @@ def promotion_reject(*, promotion: PromotionRequest, actor, comment: str) -> Pro
     promotion.save(update_fields=["status", "decided_at"])
     audit_record(action="signoff.reject", actor=actor, obj=promotion,
                  changes={"status": {"before": before, "after": "rejected"}, "comment": {"before": None, "after": comment}})
+    _notify_decided(promotion)
     return promotion
 
 

@@ -102,3 +102,11 @@ def test_review_task_claims_its_job_and_is_harmless_twice(tier1, cast, advance):
     job.refresh_from_db()
     assert job.status == BackgroundJob.Status.SUCCEEDED and len(job.result["opened"]) == 1
     assert Review.objects.get().version == version
+
+
+def test_requester_is_told_of_the_decision(tier1, cast, django_capture_on_commit_callbacks):
+    p = services.promotion_request(actor=cast["dana"], version=tier1["version"], target_stage="qa")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.promotion_reject(promotion=p, actor=cast["rita"], comment="Needs a bias report")
+    assert [m.to for m in mail.outbox] == [["dana@example.com"]]
+    assert "rejected" in mail.outbox[0].subject and "Needs a bias report" in mail.outbox[0].body
