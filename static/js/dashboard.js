@@ -8,6 +8,6 @@ document.addEventListener("DOMContentLoaded", function () {
   new Chart(canvas, {
     type: "bar",
     data: { labels: chart.labels, datasets: [{ label: "Versions", data: chart.counts, backgroundColor: "#0b5cad" }] },
-    options: { animation: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    options: { animation: false, maintainAspectRatio: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
   });
 });
