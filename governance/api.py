@@ -38,6 +38,16 @@ class QuestionnaireView(APIView):
         scheme = services.scheme_current()
         return Response({"scheme": scheme.number, **scheme.data, "tiers": defaults.TIERS})
 
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiResponse(description="The new scheme version, same shape as GET")},
+        description="Risk officers store a new version of the scoring: {questions: [{key, label, choices: "
+        "[{key, label, score, min_tier?}]}], thresholds: [{tier, min_score}], ethics: [{key, label}]}.",
+    )
+    def put(self, request):
+        scheme = services.scoring_scheme_update(actor=request.user, data=request.data)
+        return Response({"scheme": scheme.number, **scheme.data, "tiers": defaults.TIERS})
+
 
 class ClassificationView(APIView):
     """The current classification of a use case; PUT answers the questionnaire (risk officers may

@@ -141,3 +141,30 @@ def test_model_card_json_markdown_and_sections(api, inventory, cast):
     text = md.content.decode()
     assert "# Model card: credit-gbm v1" in text and "approve by rita" in text and "Not for SMEs" in text
     assert api("dana").get("/api/v1/models/credit-gbm/versions/9/card/").status_code == 404
+
+
+def test_questionnaire_put_stores_next_scheme(api, db):
+    body = api("rita").get("/api/v1/questionnaire/").json()
+    scheme = {k: body[k] for k in ("questions", "thresholds", "ethics")}
+    assert api("dana").put("/api/v1/questionnaire/", scheme, format="json").status_code == 403
+    r = api("rita").put("/api/v1/questionnaire/", {**scheme, "thresholds": [{"tier": 7, "min_score": 1}]}, format="json")
+    assert r.status_code == 400 and "thresholds" in r.json()["errors"]
+    r = api("rita").put("/api/v1/questionnaire/", scheme, format="json")
+    assert r.status_code == 200 and r.json()["scheme"] == 2
+
+
+def test_review_and_policy_lists_have_bounded_queries(api, tier1, cast, advance, django_assert_max_num_queries):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    advance(tier1["version"], "production")
+    services.reviews_open_due(today=timezone.localdate() + timedelta(days=400))
+    services.policy_update(actor=cast["rita"], data=services.policy_current().data)
+    client = api("audrey")
+    client.get("/api/v1/me/")
+    # token, token touch, roles, count, page (reviews join versions and models)
+    with django_assert_max_num_queries(6):
+        assert client.get("/api/v1/reviews/").json()["count"] == 1
+    with django_assert_max_num_queries(6):
+        assert client.get("/api/v1/policies/versions/").json()["count"] == 2
