@@ -88,3 +88,21 @@ def test_stop_before_the_horizon_is_recorded_as_early(api, versions):
     event = AuditEvent.objects.get(action="experiment.stop", object_id=str(exp_id))
     assert event.changes["stopped_early"]["after"] is True
     assert api("dana").post(f"/api/v1/experiments/{exp_id}/stop/").status_code == 409
+
+
+def test_list_and_detail_query_counts(api, make_experiment, upload, analyse, django_assert_num_queries):
+    exp = make_experiment("welch_t")
+    make_experiment("two_proportion_z", name="second")
+    client = api("audrey")
+    client.get("/api/v1/me/")
+    # token with its user, roles; count, experiments (with model and creator), arms, their versions
+    with django_assert_num_queries(6):
+        assert client.get("/api/v1/experiments/").json()["count"] == 2
+    # token with its user, roles; experiment, arms, versions
+    with django_assert_num_queries(5):
+        assert client.get(f"/api/v1/experiments/{exp.pk}/").status_code == 200
+    upload(exp, b"unit_id,arm,value\na,control,1\nb,treatment,2\n")
+    analysis_id = analyse(exp)["id"]
+    # token with its user, roles; the analysis
+    with django_assert_num_queries(3):
+        assert client.get(f"/api/v1/experiments/{exp.pk}/analyses/{analysis_id}/").status_code == 200
