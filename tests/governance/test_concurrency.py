@@ -73,3 +73,33 @@ def test_two_versions_racing_into_production_leave_one(inventory, cast):
     assert outcomes == ["ok", "ok"]
     stages = dict(ModelVersion.objects.filter(model=model).values_list("number", "stage"))
     assert sorted(stages.values()) == ["archived", "production"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_http_approvals_one_200_rest_409(inventory, cast):
+    from rest_framework.test import APIClient
+
+    from core.services import token_create
+
+    dana = cast["dana"]
+    services.classification_submit(actor=dana, use_case=inventory["use_case"], answers=answers())
+    p = services.promotion_request(actor=dana, version=inventory["version"], target_stage="qa")
+    keys = [token_create(user=cast[u], actor=cast[u])[1] for u in ("rita", "omar", "sam")]
+    barrier = threading.Barrier(len(keys))
+    codes = []
+
+    def post(key):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        barrier.wait()
+        codes.append(client.post(f"/api/v1/promotions/{p.pk}/approve/", {"comment": "ok"}, format="json").status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=post, args=(k,)) for k in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [200, 409, 409]
+    inventory["version"].refresh_from_db()
+    assert inventory["version"].stage == "qa"
