@@ -96,3 +96,11 @@ def test_login_page_explains_failure_and_lockout(client, cast, settings):
         assert "username or password is not correct" in page
     locked = client.post(url, {"username": "dana", "password": "wrong"})
     assert "Account temporarily locked" in locked.content.decode()
+
+
+def test_sign_out_is_a_post(browse):
+    client = browse("dana")
+    assert client.get(reverse("logout")).status_code == 405
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get(reverse("portal:dashboard")).status_code == 302  # signed out
