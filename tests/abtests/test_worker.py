@@ -12,15 +12,8 @@ from .conftest import ab_csv
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def settled(celery_worker, inventory, wait_for):
-    """Let the worker finish verifying the inventory's artifact first (it locks the version row)."""
-    from core.models import BackgroundJob
 
-    wait_for(lambda: not BackgroundJob.objects.exclude(status__in=["succeeded", "failed"]).exists(), timeout=60)
-
-
-def test_worker_runs_a_requested_analysis_and_beat_queues_none_twice(settled, api, make_experiment, upload, wait_for):
+def test_worker_runs_a_requested_analysis_and_beat_queues_none_twice(celery_worker, api, make_experiment, upload, wait_for):
     rng = np.random.default_rng(21)
     a, b = rng.normal(5.0, 1.0, 200), rng.normal(5.3, 1.0, 200)
     exp = make_experiment("welch_t")
@@ -36,7 +29,7 @@ def test_worker_runs_a_requested_analysis_and_beat_queues_none_twice(settled, ap
     assert analyses_due() == [] and analyses_due() == []
 
 
-def test_beat_queues_one_analysis_for_an_experiment_at_its_horizon(settled, make_experiment, upload, wait_for):
+def test_beat_queues_one_analysis_for_an_experiment_at_its_horizon(celery_worker, make_experiment, upload, wait_for):
     rng = np.random.default_rng(22)
     exp = make_experiment("welch_t")
     upload(exp, ab_csv(rng.normal(0, 1, 150), rng.normal(0, 1, 150)))
