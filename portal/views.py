@@ -19,7 +19,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -29,7 +30,8 @@ from core.errors import ServiceError
 from core.models import BackgroundJob
 from core.text import render_markdown
 from governance import services as governance_services
-from governance.models import PromotionRequest, SignOff
+from governance.defaults import TIERS
+from governance.models import Classification, PromotionRequest, SignOff
 from registry import access
 from registry.models import Dataset, ModelVersion, RegisteredModel, Stage, Tag, UseCase
 from registry.services import model_version_artifact_check_enqueue
@@ -73,6 +75,12 @@ def dashboard(request):
     return render(request, "portal/dashboard.html", context)
 
 
+# The use case's current risk tier: its newest classification, override first.
+_current_tier = Classification.objects.order_by("-created_at", "-pk").annotate(
+    tier=Coalesce("override_tier", "computed_tier")
+)
+
+
 @login_required
 def inventory(request):
     models = (
@@ -82,10 +90,11 @@ def inventory(request):
             version_count=Count("versions"),
             latest_number=Max("versions__number"),
             production_number=Max("versions__number", filter=Q(versions__stage=Stage.PRODUCTION)),
+            tier=Subquery(_current_tier.filter(use_case=OuterRef("use_case_id")).values("tier")[:1]),
         )
         .order_by("name")
     )
-    filters = {key: request.GET.get(key, "").strip() for key in ("q", "stage", "owner", "use_case", "tag")}
+    filters = {key: request.GET.get(key, "").strip() for key in ("q", "stage", "owner", "use_case", "tag", "tier")}
     if filters["q"]:
         models = models.filter(Q(name__icontains=filters["q"]) | Q(description__icontains=filters["q"]))
     if filters["stage"] in Stage.values:
@@ -101,13 +110,15 @@ def inventory(request):
         models = models.filter(Exists(RegisteredModel.tags.through.objects.filter(
             registeredmodel_id=OuterRef("pk"), tag__name=filters["tag"]
         )))
-    # Hook for governance: a `tier` filter joins here once use cases carry a risk tier.
+    if filters["tier"].isdigit():
+        models = models.filter(tier=int(filters["tier"]))
     context = {
         "section": "inventory",
         "page": _page(request, models),
         "filters": filters,
         "querystring": _querystring_without_page(request),
         "stages": Stage.choices,
+        "tiers": sorted(TIERS.items()),
         "use_cases": UseCase.objects.order_by("name").only("pk", "name"),
         "tags": Tag.objects.order_by("name"),
         "owners": get_user_model().objects.filter(

@@ -104,3 +104,12 @@ def test_sign_out_is_a_post(browse):
     response = client.post(reverse("logout"))
     assert response.status_code == 302
     assert client.get(reverse("portal:dashboard")).status_code == 302  # signed out
+
+
+def test_inventory_filters_by_risk_tier(browse, promotion, cast):
+    # `promotion` classified dana's use case as tier 1; sam's stays unclassified.
+    other = services.use_case_create(actor=cast["sam"], name="Churn")
+    services.model_create(actor=cast["sam"], name="churn-lr", use_case=other)
+    page = browse("rita").get(reverse("portal:inventory"), {"tier": 1}).content.decode()
+    assert ">credit-gbm</a>" in page and ">churn-lr</a>" not in page
+    assert ">churn-lr</a>" not in browse("rita").get(reverse("portal:inventory"), {"tier": 3}).content.decode()
