@@ -539,9 +539,30 @@ def _promote(promotion: PromotionRequest, actor) -> None:
     promotion.decided_at = timezone.now()
     promotion.save(update_fields=["status", "decided_at"])
     promotion.version = target
+    _close_stale(version_ids=[v.pk for v in locked.values()], actor=actor)
     _notify_decided(promotion)
     audit_record(action="promotion.promote", actor=actor, obj=promotion,
                  changes={"status": {"before": "open", "after": "promoted"}, "approved_by": {"before": None, "after": approvers}})
+
+
+def _close_stale(*, version_ids, actor) -> None:
+    """Requests made from a stage the version has since left can never complete: they lapse.
+
+    Rows another approval holds are skipped: waiting for them while holding the audit chain lock
+    would deadlock, and that approval fails on the stage check anyway."""
+    stale = (
+        PromotionRequest.objects.select_for_update(of=("self",), skip_locked=True).select_related("version")
+        .filter(version_id__in=version_ids, status__in=PromotionRequest.ACTIVE)
+    )
+    for other in stale:
+        if other.from_stage == other.version.stage:
+            continue
+        other.status = PromotionRequest.Status.LAPSED
+        other.decided_at = timezone.now()
+        other.save(update_fields=["status", "decided_at"])
+        audit_record(action="promotion.lapse", actor=actor, obj=other,
+                     changes={"status": {"before": "open", "after": "lapsed"},
+                              "reason": {"before": None, "after": f"version is now {other.version.stage}"}})
 
 
 @transaction.atomic

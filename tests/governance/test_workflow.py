@@ -252,3 +252,14 @@ def test_bias_report_gate_and_uninstalled_gates_stay_unmet(tier1, cast):
     services.signoff_approve(promotion=p2, actor=cast["rita"])
     future = next(i for i in services.promotion_checklist(promotion=p2) if i["key"] == "not_installed_yet")
     assert future["met"] is False and "No check is installed" in future["detail"]
+
+
+def test_requests_from_a_stage_the_version_left_lapse(tier1, cast, advance):
+    v1 = advance(tier1["version"], "production")
+    stale = services.promotion_request(actor=cast["dana"], version=v1, target_stage="archived")
+    v2 = registry.model_version_register(actor=cast["dana"], model=tier1["model"], artifact_uri="s3://v2", sha256="2" * 64, code_commit="d")
+    advance(v2, "production")  # archives v1 by the same transaction
+    stale.refresh_from_db()
+    assert stale.status == "lapsed"
+    with pytest.raises(Conflict):
+        services.signoff_approve(promotion=stale, actor=cast["rita"])
