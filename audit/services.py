@@ -95,6 +95,10 @@ def audit_record(
         object_type, object_id, object_repr = object_label(obj)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: checked at COMMIT, i.e.
+            # while we would hold the chain lock. A check that waits on a row another transaction
+            # holds (which itself waits for the chain lock) would deadlock. Check them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
     last = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
     actor = actor if getattr(actor, "is_authenticated", False) else None

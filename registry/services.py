@@ -323,7 +323,8 @@ def model_version_artifact_check_enqueue(*, version: ModelVersion, actor=None):
 @transaction.atomic
 def model_version_artifact_verify(*, version_id: int) -> ModelVersion:
     """Re-hash the stored artifact and record whether it matches. Safe to run twice."""
-    version = ModelVersion.objects.select_for_update().get(pk=version_id)
+    # NO KEY UPDATE: we change no key, so inserts referencing this version are not blocked.
+    version = ModelVersion.objects.select_for_update(no_key=True).get(pk=version_id)
     if not version.artifact:
         return version
     hasher = hashlib.sha256()
