@@ -38,6 +38,11 @@ from registry.services import model_version_artifact_check_enqueue
 
 PAGE_SIZE = 50
 
+# The use case's current risk tier: its newest classification, override first.
+_current_tier = Classification.objects.order_by("-created_at", "-pk").annotate(
+    tier=Coalesce("override_tier", "computed_tier")
+)
+
 
 def healthz(request):
     with connection.cursor() as cursor:
@@ -59,9 +64,18 @@ def _querystring_without_page(request) -> str:
 def dashboard(request):
     by_stage = dict(ModelVersion.objects.order_by().values_list("stage").annotate(n=Count("pk")))
     stage_counts = [{"stage": label, "value": value, "count": by_stage.get(value, 0)} for value, label in Stage.choices]
+    by_tier = dict(
+        RegisteredModel.objects.order_by()
+        .annotate(tier=Subquery(_current_tier.filter(use_case=OuterRef("use_case_id")).values("tier")[:1]))
+        .values_list("tier")
+        .annotate(n=Count("pk"))
+    )
+    tier_counts = [{"tier": number, "label": label, "count": by_tier.get(number, 0)} for number, label in sorted(TIERS.items())]
+    tier_counts.append({"tier": None, "label": "Unclassified", "count": by_tier.get(None, 0)})
     context = {
         "section": "dashboard",
         "stage_counts": stage_counts,
+        "tier_counts": tier_counts,
         "chart": {"labels": [s["stage"] for s in stage_counts], "counts": [s["count"] for s in stage_counts]},
         "totals": {
             "use_cases": UseCase.objects.count(),
@@ -73,12 +87,6 @@ def dashboard(request):
         "awaiting": _awaiting_signoff(request.user)[:5],
     }
     return render(request, "portal/dashboard.html", context)
-
-
-# The use case's current risk tier: its newest classification, override first.
-_current_tier = Classification.objects.order_by("-created_at", "-pk").annotate(
-    tier=Coalesce("override_tier", "computed_tier")
-)
 
 
 @login_required

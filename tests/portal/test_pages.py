@@ -113,3 +113,10 @@ def test_inventory_filters_by_risk_tier(browse, promotion, cast):
     page = browse("rita").get(reverse("portal:inventory"), {"tier": 1}).content.decode()
     assert ">credit-gbm</a>" in page and ">churn-lr</a>" not in page
     assert ">churn-lr</a>" not in browse("rita").get(reverse("portal:inventory"), {"tier": 3}).content.decode()
+
+
+def test_dashboard_counts_models_by_tier(browse, promotion):
+    page = browse("rita").get(reverse("portal:dashboard")).content.decode()
+    assert "Models per risk tier" in page
+    tier1 = page.split(f'href="{reverse("portal:inventory")}?tier=1"')[1].split("</tr>")[0]
+    assert '<td class="num">1</td>' in tier1  # credit-gbm's use case is tier 1
