@@ -110,3 +110,36 @@ def test_requester_is_told_of_the_decision(tier1, cast, django_capture_on_commit
         services.promotion_reject(promotion=p, actor=cast["rita"], comment="Needs a bias report")
     assert [m.to for m in mail.outbox] == [["dana@example.com"]]
     assert "rejected" in mail.outbox[0].subject and "Needs a bias report" in mail.outbox[0].body
+
+
+def test_webhook_task_posts_signed_body(settings):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from governance.tasks import webhook_send
+
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers["X-Steward-Signature"], body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.handle_request)
+    thread.start()
+    settings.STEWARD_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hook"
+    settings.STEWARD_WEBHOOK_SECRET = "s3cret"
+    try:
+        assert webhook_send.apply(args=[{"event": "promotion.requested", "promotion": 1}]).get() == 204
+    finally:
+        thread.join(timeout=5)
+        server.server_close()
+    signature, body = received[0]
+    assert json.loads(body) == {"event": "promotion.requested", "promotion": 1}
+    assert signature == sign(body, "s3cret")
