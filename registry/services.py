@@ -177,7 +177,8 @@ def model_delete(*, actor, model: RegisteredModel) -> None:
     audit_record(action="model.delete", actor=actor, obj=model, changes=diff(snapshot(model, MODEL_FIELDS), {}))
     for version in model.versions.all():
         if version.artifact:
-            transaction.on_commit(lambda name=version.artifact.name: version.artifact.storage.delete(name))
+            storage, name = version.artifact.storage, version.artifact.name
+            transaction.on_commit(lambda storage=storage, name=name: storage.delete(name))
     model.delete()
 
 

@@ -1,7 +1,7 @@
 from celery import shared_task
 
-from core.services import job_claim, job_finish
 from core.models import BackgroundJob
+from core.services import job_claim, job_finish
 
 
 @shared_task(bind=True, max_retries=3, default_retry_delay=10, retry_backoff=True)

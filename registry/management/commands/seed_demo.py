@@ -31,7 +31,7 @@ class Command(BaseCommand):
         dana, sam = users["dana"], users["sam"]
         with transaction.atomic():
             self._inventory(dana, sam)
-        self.stdout.write(self.style.SUCCESS("Demo logins (password for all: %s):" % DEMO_PASSWORD))
+        self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {DEMO_PASSWORD}):"))
         for username, role, _ in DEMO_USERS:
             self.stdout.write(f"  {username:<8} {role}")
 
