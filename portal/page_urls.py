@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import governance_views, views
 
 app_name = "portal"
 
@@ -19,4 +19,17 @@ urlpatterns = [
     path("sign-offs/", views.signoffs, name="signoffs"),
     path("promotions/<int:pk>/", views.promotion_detail, name="promotion"),
     path("jobs/<int:pk>/", views.job_status, name="job"),
+    # Governance: classification, RACI, policies, model card, reviews (portal/governance_views.py).
+    path("use-cases/<int:pk>/classification/", governance_views.classification, name="classification"),
+    path("use-cases/<int:pk>/classification/preview/", governance_views.classification_preview, name="classification-preview"),
+    path("use-cases/<int:pk>/classification/override/", governance_views.classification_override, name="classification-override"),
+    path("use-cases/<int:pk>/raci/", governance_views.raci, name="raci"),
+    path("policies/", governance_views.policies, name="policies"),
+    path("policies/versions/", governance_views.policy_versions, name="policy-versions"),
+    path("policies/versions/<int:number>/", governance_views.policy_version, name="policy-version"),
+    path("policies/diff/", governance_views.policy_diff, name="policy-diff"),
+    path("policies/edit/<int:tier>/<str:consideration>/", governance_views.policy_cell_edit, name="policy-cell"),
+    path("inventory/<str:name>/v/<int:number>/card/", governance_views.model_card, name="model-card"),
+    path("reviews/", governance_views.reviews, name="reviews"),
+    path("reviews/<int:pk>/complete/", governance_views.review_complete, name="review-complete"),
 ]

@@ -36,6 +36,8 @@ from registry import access
 from registry.models import Dataset, ModelVersion, RegisteredModel, Stage, Tag, UseCase
 from registry.services import model_version_artifact_check_enqueue
 
+from .governance_views import model_signoff_history, overdue_reviews_count
+
 PAGE_SIZE = 50
 
 # The use case's current risk tier: its newest classification, override first.
@@ -85,6 +87,7 @@ def dashboard(request):
         # actor_username is stored on the event, so no join is needed.
         "events": AuditEvent.objects.order_by("-seq")[:10],
         "awaiting": _awaiting_signoff(request.user)[:5],
+        "overdue_reviews": overdue_reviews_count(request.user),
     }
     return render(request, "portal/dashboard.html", context)
 
@@ -173,6 +176,7 @@ def model_detail(request, name):
         "versions": versions,
         "datasets": sorted(datasets.values(), key=lambda e: (e["dataset"].name, e["dataset"].version)),
         "can_write": access.model_can_write(request.user, model),
+        "signoff_history": model_signoff_history(model),
     }
     return render(request, "portal/model_detail.html", context)
 
@@ -268,7 +272,10 @@ def dataset_detail(request, pk):
 
 @login_required
 def use_cases(request):
-    queryset = UseCase.objects.select_related("owner").annotate(model_count=Count("models")).order_by("name")
+    queryset = UseCase.objects.select_related("owner").annotate(
+        model_count=Count("models"),
+        tier=Subquery(_current_tier.filter(use_case=OuterRef("pk")).values("tier")[:1]),
+    ).order_by("name")
     q = request.GET.get("q", "").strip()
     if q:
         queryset = queryset.filter(Q(name__icontains=q) | Q(purpose__icontains=q) | Q(business_unit__icontains=q))
@@ -294,6 +301,7 @@ def use_case_detail(request, pk):
         "use_case": use_case,
         "purpose_html": render_markdown(use_case.purpose),
         "models": models,
+        "classification": governance_services.classification_current(use_case=use_case),
     }
     return render(request, "portal/use_case_detail.html", context)
 
