@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import governance_views, views
+from . import experiment_views, governance_views, views
 
 app_name = "portal"
 
@@ -19,6 +19,18 @@ urlpatterns = [
     path("sign-offs/", views.signoffs, name="signoffs"),
     path("promotions/<int:pk>/", views.promotion_detail, name="promotion"),
     path("jobs/<int:pk>/", views.job_status, name="job"),
+    # Experiments: design, protocol, progress, analyses, decision (portal/experiment_views.py).
+    path("experiments/", experiment_views.experiments, name="experiments"),
+    path("experiments/new/", experiment_views.experiment_new, name="experiment-new"),
+    path("experiments/plan/", experiment_views.experiment_plan, name="experiment-plan"),
+    path("experiments/<int:pk>/", experiment_views.experiment_detail, name="experiment"),
+    path("experiments/<int:pk>/edit/", experiment_views.experiment_edit, name="experiment-edit"),
+    path("experiments/<int:pk>/start/", experiment_views.experiment_start, name="experiment-start"),
+    path("experiments/<int:pk>/stop/", experiment_views.experiment_stop, name="experiment-stop"),
+    path("experiments/<int:pk>/analyses/", experiment_views.experiment_analyse, name="experiment-analyse"),
+    path("experiments/<int:pk>/analyses/<int:analysis_id>/", experiment_views.experiment_analysis, name="experiment-analysis"),
+    path("experiments/<int:pk>/decision/", experiment_views.experiment_decide, name="experiment-decide"),
+    path("experiments/<int:pk>/decision/sign/", experiment_views.experiment_sign, name="experiment-sign"),
     # Governance: classification, RACI, policies, model card, reviews (portal/governance_views.py).
     path("use-cases/<int:pk>/classification/", governance_views.classification, name="classification"),
     path("use-cases/<int:pk>/classification/preview/", governance_views.classification_preview, name="classification-preview"),

@@ -36,6 +36,7 @@ from registry import access
 from registry.models import Dataset, ModelVersion, RegisteredModel, Stage, Tag, UseCase
 from registry.services import model_version_artifact_check_enqueue
 
+from .experiment_views import running_experiments
 from .governance_views import model_signoff_history, overdue_reviews_count
 
 PAGE_SIZE = 50
@@ -87,6 +88,7 @@ def dashboard(request):
         # actor_username is stored on the event, so no join is needed.
         "events": AuditEvent.objects.order_by("-seq")[:10],
         "awaiting": _awaiting_signoff(request.user)[:5],
+        "running_experiments": running_experiments(),
         "overdue_reviews": overdue_reviews_count(request.user),
     }
     return render(request, "portal/dashboard.html", context)

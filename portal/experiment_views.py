@@ -1,0 +1,484 @@
+"""Experiment pages: the list, the design and protocol form (with the sample size computed as
+you type), one experiment's life (start, stop, progress, analyses, decision) and the dashboard's
+panel of running experiments.
+
+Writes go through `abtests.services` only; the form parses the person's input, the services
+decide. A refusal shows `ServiceError.message` and its `fields` next to the inputs.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.forms.utils import pretty_name
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
+
+from abtests import services as ab
+from abtests import stats
+from abtests.models import Analysis, Arm, Decision, Event, Experiment
+from audit.models import AuditEvent
+from core.errors import InvalidInput, ServiceError
+from registry.models import ModelVersion, RegisteredModel, Stage
+
+E = Experiment
+PAGE_SIZE = 50
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _querystring_without_page(request) -> str:
+    params = request.GET.copy()
+    params.pop("page", None)
+    return params.urlencode()
+
+
+def _with_units(queryset):
+    """Annotate `units`, the events stored so far (one correlated COUNT, no join fan-out)."""
+    counts = Event.objects.filter(experiment=OuterRef("pk")).order_by().values("experiment").annotate(n=Count("pk")).values("n")
+    return queryset.annotate(units=Coalesce(Subquery(counts, output_field=IntegerField()), Value(0)))
+
+
+def _percent(units: int, planned: int) -> int:
+    return min(100, int(100 * units / planned)) if planned else 0
+
+
+def running_experiments(limit: int = 8) -> list[Experiment]:
+    """The dashboard panel: running experiments with their progress (one query)."""
+    rows = list(_with_units(E.objects.filter(status=E.Status.RUNNING).select_related("model")).order_by("started_at", "pk")[:limit])
+    for exp in rows:
+        exp.percent = _percent(exp.units, exp.total_n)
+    return rows
+
+
+# --- the design form -------------------------------------------------------------------------
+
+
+class DesignForm(forms.Form):
+    """What a person types; `abtests.services` validates the design itself."""
+
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    kind = forms.ChoiceField(choices=E.Kind.choices, initial=E.Kind.AB)
+    champion = forms.TypedChoiceField(coerce=int, label="Champion (control) version")
+    challengers = forms.TypedMultipleChoiceField(coerce=int, label="Challenger version(s)", widget=forms.CheckboxSelectMultiple)
+    metric_name = forms.CharField(max_length=100, initial="conversion", label="Goal metric")
+    metric_type = forms.ChoiceField(choices=E.MetricType.choices, label="Goal metric type")
+    direction = forms.ChoiceField(choices=E.Direction.choices)
+    secondary_metrics = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per line: name, binary or continuous (A/B only). P-values are Holm-adjusted.",
+    )
+    population = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Who is in the experiment.")
+    splitting = forms.ChoiceField(choices=E.Splitting.choices, initial=E.Splitting.STICKY)
+    allocation = forms.CharField(
+        required=False, label="Traffic allocation", help_text="Weights per arm, control first (e.g. 1, 1). Empty: equal split."
+    )
+    test = forms.ChoiceField(choices=E.Test.choices)
+    alpha = forms.FloatField(initial=0.05, help_text="Significance level.")
+    power = forms.FloatField(initial=0.8)
+    mde = forms.FloatField(label="Minimum detectable effect", help_text="Absolute, in the metric's unit (rate points for binary).")
+    alternative = forms.ChoiceField(choices=E.Alternative.choices, initial=E.Alternative.TWO_SIDED)
+    baseline = forms.FloatField(required=False, help_text="Baseline rate (binary) or mean (continuous).")
+    sd = forms.FloatField(required=False, label="Standard deviation", help_text="Continuous metrics.")
+    daily_units = forms.FloatField(required=False, label="Expected units per day", help_text="Gives the planned duration.")
+    sequential = forms.ChoiceField(choices=E.Sequential.choices, label="Sequential design", initial=E.Sequential.NONE)
+    looks = forms.IntegerField(required=False, label="Planned looks", help_text="Group-sequential designs: 2 to 50.")
+
+    DESIGN = ["name", "description", "kind", "champion", "challengers"]
+    PROTOCOL = ["metric_name", "metric_type", "direction", "secondary_metrics", "population", "splitting", "allocation"]
+    STATISTICS = ["test", "alpha", "power", "mde", "alternative", "baseline", "sd", "daily_units", "sequential", "looks"]
+
+    def __init__(self, *args, versions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(v.number, f"v{v.number} ({v.get_stage_display()})") for v in versions]
+        self.fields["champion"].choices = choices
+        self.fields["challengers"].choices = choices
+
+    def sections(self):
+        return [("Design", [self[n] for n in self.DESIGN]), ("Metrics, population and splitting", [self[n] for n in self.PROTOCOL]),
+                ("Statistical protocol", [self[n] for n in self.STATISTICS])]
+
+    def clean_secondary_metrics(self):
+        metrics = []
+        for number, line in enumerate(self.cleaned_data["secondary_metrics"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, _, kind = (part.strip() for part in line.replace(":", ",").partition(","))
+            if not name or kind not in E.MetricType.values:
+                raise forms.ValidationError(f"Line {number}: write “name, binary” or “name, continuous”.")
+            metrics.append({"name": name, "type": kind})
+        return metrics
+
+    def clean_allocation(self):
+        text = self.cleaned_data["allocation"].strip()
+        if not text:
+            return None
+        try:
+            return [float(w) for w in text.replace(";", ",").split(",")]
+        except ValueError:
+            raise forms.ValidationError("Numbers separated by commas, one per arm.") from None
+
+    def add_service_error(self, exc: ServiceError) -> None:
+        """Put the service's field messages next to the inputs; the rest above the form."""
+        for key, problems in exc.fields.items():
+            problems = problems if isinstance(problems, list) else [problems]
+            for problem in problems:
+                if key in self.fields:
+                    self.add_error(key, str(problem))
+                else:
+                    self.add_error(None, f"{key.replace('_', ' ')}: {problem}" if key != "non_field_errors" else str(problem))
+        if not exc.fields:
+            self.add_error(None, exc.message)
+
+    def service_arguments(self, model) -> dict:
+        data = dict(self.cleaned_data)
+        numbers = {v.number: v for v in ModelVersion.objects.filter(model=model)}
+        data["champion"] = numbers[data["champion"]]
+        data["challengers"] = [numbers[n] for n in data["challengers"] if n in numbers]
+        return data
+
+
+def _initial(exp: Experiment) -> dict:
+    arms = list(exp.arms.all())
+    data = {f: getattr(exp, f) for f in DesignForm.base_fields if hasattr(exp, f) and f not in ("champion", "challengers")}
+    data["champion"] = arms[0].version.number
+    data["challengers"] = [a.version.number for a in arms[1:]]
+    data["secondary_metrics"] = "\n".join(f"{m['name']}, {m['type']}" for m in exp.secondary_metrics or [])
+    data["allocation"] = ", ".join(f"{a.weight:g}" for a in arms)
+    return data
+
+
+def _default_initial(versions: list) -> dict:
+    production = [v for v in versions if v.stage == Stage.PRODUCTION]
+    champion = production[-1] if production else (versions[0] if versions else None)
+    challengers = [v.number for v in versions[-1:] if champion and v.pk != champion.pk]
+    return {"champion": champion.number if champion else None, "challengers": challengers}
+
+
+def _plan(data) -> dict:
+    """The numbers shown as you type: `abtests.services.plan_compute` on the form's raw values."""
+    raw = {key: (data.get(key, "").strip() or None) for key in ("metric_type", "mde", "alpha", "power", "alternative", "baseline", "sd", "daily_units")}
+    allocation = None
+    if raw_allocation := data.get("allocation", "").strip():
+        allocation = [w.strip() for w in raw_allocation.replace(";", ",").split(",")]
+    kind = data.get("kind", E.Kind.AB)
+    plan = ab.plan_compute(
+        metric_type=raw["metric_type"] or "", mde=raw["mde"], alpha=raw["alpha"] or 0.05, power=raw["power"] or 0.8,
+        alternative=raw["alternative"] or "two-sided", baseline=raw["baseline"], sd=raw["sd"], daily_units=raw["daily_units"],
+        allocation=allocation if kind == E.Kind.AB else None,
+    )
+    if kind == E.Kind.SHADOW:
+        # Every request yields a pair: the horizon is n pairs, as `experiment_create` plans it.
+        plan["pairs"] = plan["n_per_arm"]
+        plan["days"] = stats.planned_duration_days(plan["n_per_arm"], float(raw["daily_units"])) if raw["daily_units"] else None
+    return plan
+
+
+@login_required
+@require_POST
+def experiment_plan(request):
+    """The plan partial: sample size per arm, total and planned duration, or why there are none."""
+    try:
+        return render(request, "portal/experiments/_plan.html", {"plan": _plan(request.POST)})
+    except ServiceError as exc:
+        problems = [(key, _label(key), problem) for key, listed in exc.fields.items() for problem in listed]
+        return render(request, "portal/experiments/_plan.html", {"error": exc, "problems": problems}, status=400)
+
+
+def _label(key: str) -> str:
+    field = DesignForm.base_fields.get(key)
+    return (field.label if field and field.label else pretty_name(key)) if key != "non_field_errors" else "Plan"
+
+
+# --- list and creation -------------------------------------------------------------------------
+
+
+@login_required
+def experiments(request):
+    queryset = _with_units(E.objects.select_related("model", "created_by")).order_by("-created_at", "-pk")
+    filters = {key: request.GET.get(key, "").strip() for key in ("q", "status", "kind")}
+    if filters["q"]:
+        queryset = queryset.filter(Q(name__icontains=filters["q"]) | Q(model__name__icontains=filters["q"]))
+    if filters["status"] in E.Status.values:
+        queryset = queryset.filter(status=filters["status"])
+    if filters["kind"] in E.Kind.values:
+        queryset = queryset.filter(kind=filters["kind"])
+    page = _page(request, queryset)
+    for exp in page:
+        exp.percent = _percent(exp.units, exp.total_n)
+    context = {
+        "section": "experiments",
+        "page": page,
+        "filters": filters,
+        "statuses": E.Status.choices,
+        "kinds": E.Kind.choices,
+        "querystring": _querystring_without_page(request),
+    }
+    return render(request, "portal/experiments/list.html", context)
+
+
+@login_required
+def experiment_new(request):
+    name = request.GET.get("model") or request.POST.get("model") or ""
+    model = RegisteredModel.objects.select_related("use_case").filter(name=name).first() if name else None
+    context = {"section": "experiments", "model": model, "model_name": name}
+    if model is None:
+        context["models"] = RegisteredModel.objects.order_by("name").only("pk", "name")
+        return render(request, "portal/experiments/new.html", context)
+    versions = list(ModelVersion.objects.filter(model=model).order_by("number"))
+    context["can_run"] = ab.can_run(request.user, model)
+    if not context["can_run"]:
+        context["refusal"] = "Only those who may change this model run experiments on it: its owner, its use case's owner or an administrator."
+        return render(request, "portal/experiments/new.html", context)
+    if request.method == "POST":
+        form = DesignForm(request.POST, versions=versions)
+        if form.is_valid():
+            try:
+                exp = ab.experiment_create(actor=request.user, model=model, **form.service_arguments(model))
+            except ServiceError as exc:
+                form.add_service_error(exc)
+            else:
+                messages.success(request, f"Experiment “{exp.name}” is designed. Review it, then start it to lock the protocol.")
+                return redirect("portal:experiment", pk=exp.pk)
+    else:
+        form = DesignForm(initial=_default_initial(versions), versions=versions)
+    context["form"] = form
+    context["action"] = f"{reverse('portal:experiment-new')}?{urlencode({'model': model.name})}"
+    return render(request, "portal/experiments/new.html", context, status=400 if form.errors else 200)
+
+
+# --- one experiment ----------------------------------------------------------------------------
+
+
+def _experiment_or_404(pk):
+    return get_object_or_404(
+        E.objects.select_related("model__use_case", "created_by").prefetch_related(
+            Prefetch("arms", queryset=Arm.objects.select_related("version").order_by("position"))
+        ),
+        pk=pk,
+    )
+
+
+def _decision(exp):
+    decision = Decision.objects.select_related("decided_by", "version", "analysis").prefetch_related("signers").filter(experiment=exp).first()
+    if decision is not None:
+        ref = decision.promotion_ref
+        decision.promotion_id = int(ref) if ref.isdigit() else None
+    return decision
+
+
+def _latest_analysis(exp):
+    return Analysis.objects.select_related("job__created_by").filter(experiment=exp).order_by("-created_at", "-pk").first()
+
+
+def _chart(analysis) -> list[dict]:
+    """Per metric, the effect and its interval for the interval plot (experiments.js)."""
+    rows = []
+    for index, m in enumerate((analysis.results or {}).get("metrics", []) if analysis else []):
+        if m.get("effect_absolute") is None:
+            continue
+        low, high = (m.get("ci_absolute") or [None, None])
+        null = 0.5 if m["test"].lower().startswith("mann") else 0.0
+        rows.append({"index": index, "metric": m["metric"], "arm": m.get("arm"), "label": m.get("effect_label", "effect"),
+                     "effect": m["effect_absolute"], "low": low, "high": high, "null": null,
+                     "significant": bool(m.get("significant"))})
+    return rows
+
+
+def _interval(ci, *, percent=False) -> str:
+    """“[low, high]”; a missing end is the open side of a one-sided interval."""
+    if not ci:
+        return ""
+
+    def end(x, infinite):
+        if x is None:
+            return infinite
+        return f"{100 * x:+.2f}%" if percent else f"{x:.4g}"
+
+    return f"[{end(ci[0], '−∞')}, {end(ci[1], '+∞')}]"
+
+
+def _analysis_context(exp, analysis) -> dict:
+    results = (analysis.results or {}) if analysis else {}
+    metrics = results.get("metrics", [])
+    for index, m in enumerate(metrics):
+        m["index"] = index
+        m["n_items"] = sorted((m.get("n") or {}).items())
+        m["ci_text"] = _interval(m.get("ci_absolute"))
+        m["ci_relative_text"] = _interval(m.get("ci_relative"), percent=True)
+        if m.get("effect_relative") is not None:
+            m["effect_relative_text"] = f"{100 * m['effect_relative']:+.2f}%"
+        if m.get("confidence_level"):
+            m["confidence_percent"] = f"{100 * m['confidence_level']:g}%"
+    return {"experiment": exp, "analysis": analysis, "results": results, "metrics": metrics, "chart": _chart(analysis),
+            "pending": bool(analysis and analysis.status in (Analysis.Status.QUEUED, Analysis.Status.RUNNING))}
+
+
+def _progress(exp) -> dict:
+    progress = ab.horizon(exp)
+    progress["percent"] = _percent(progress["units"], progress["planned_units"])
+    if exp.days:
+        progress["days_percent"] = min(100, int(100 * progress["elapsed_days"] / exp.days))
+    if exp.kind == E.Kind.AB:
+        by_arm = dict(Event.objects.filter(experiment=exp).order_by().values_list("arm_id").annotate(n=Count("pk")))
+        planned = {a.name: n for a, n in zip(exp.arms.all(), _arm_sizes(exp), strict=False)}
+        progress["arms"] = [{"name": a.name, "version": a.version.number, "n": by_arm.get(a.pk, 0), "planned": planned.get(a.name)}
+                            for a in exp.arms.all()]
+    return progress
+
+
+def _arm_sizes(exp) -> list[int]:
+    """Planned units per arm, from the stored total and the allocation weights."""
+    arms = list(exp.arms.all())
+    total = sum(a.weight for a in arms) or 1
+    return [round(exp.total_n * a.weight / total) for a in arms]
+
+
+def _locked(exp) -> dict | None:
+    """When the protocol was locked and the SHA-256 recorded with the start."""
+    if not exp.started_at:
+        return None
+    event = AuditEvent.objects.filter(action="experiment.start", object_type="abtests.experiment", object_id=str(exp.pk)).only(
+        "timestamp", "changes"
+    ).first()
+    digest = ((event.changes or {}).get("protocol_sha256") or {}).get("after") if event else None
+    return {"at": exp.started_at, "sha256": digest}
+
+
+def _detail(request, exp, *, form=None, status=200, decision_errors=None):
+    can_run = ab.can_run(request.user, exp)
+    decision = _decision(exp)
+    analysis = _latest_analysis(exp)
+    if form is None and exp.status == E.Status.DRAFT and can_run:
+        versions = list(ModelVersion.objects.filter(model=exp.model).order_by("number"))
+        form = DesignForm(initial=_initial(exp), versions=versions)
+    context = {
+        "section": "experiments",
+        "experiment": exp,
+        "arms": list(exp.arms.all()),
+        "can_run": can_run,
+        "can_decide": ab.can_decide(request.user, exp),
+        "form": form,
+        "locked": _locked(exp),
+        "progress": _progress(exp) if exp.status != E.Status.DRAFT else None,
+        "decision": decision,
+        "signed": decision is not None and any(s.pk == request.user.pk for s in decision.signers.all()),
+        "decision_errors": decision_errors or {},
+        "outcomes": Decision.Outcome.choices,
+        **_analysis_context(exp, analysis),
+    }
+    return render(request, "portal/experiments/detail.html", context, status=status)
+
+
+@login_required
+def experiment_detail(request, pk):
+    return _detail(request, _experiment_or_404(pk))
+
+
+@login_required
+@require_POST
+def experiment_edit(request, pk):
+    exp = _experiment_or_404(pk)
+    versions = list(ModelVersion.objects.filter(model=exp.model).order_by("number"))
+    form = DesignForm(request.POST, versions=versions)
+    if form.is_valid():
+        try:
+            fields = form.service_arguments(exp.model)
+            ab.experiment_update(actor=request.user, experiment=exp, **fields)
+        except ServiceError as exc:
+            if not exc.fields or exc.code == "protocol_locked":
+                messages.error(request, exc.message)
+                return redirect("portal:experiment", pk=exp.pk)
+            form.add_service_error(exc)
+        else:
+            messages.success(request, "The design is saved.")
+            return redirect("portal:experiment", pk=exp.pk)
+    return _detail(request, _experiment_or_404(pk), form=form, status=400)
+
+
+def _act(request, pk, action, success: str):
+    exp = _experiment_or_404(pk)
+    try:
+        action(exp)
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return redirect("portal:experiment", pk=pk)
+
+
+@login_required
+@require_POST
+def experiment_start(request, pk):
+    return _act(request, pk, lambda exp: ab.experiment_start(actor=request.user, experiment=exp),
+                "Started. The protocol is locked; upload events through the API.")
+
+
+@login_required
+@require_POST
+def experiment_stop(request, pk):
+    reason = request.POST.get("reason", "").strip()[:2000]
+    return _act(request, pk, lambda exp: ab.experiment_stop(actor=request.user, experiment=exp, reason=reason), "Stopped.")
+
+
+@login_required
+@require_POST
+def experiment_analyse(request, pk):
+    """Queue an analysis; answers htmx with the analysis panel, which shows the job's progress."""
+    exp = _experiment_or_404(pk)
+    try:
+        analysis = ab.analysis_request(actor=request.user, experiment=exp)
+    except ServiceError as exc:
+        if not request.headers.get("HX-Request"):
+            messages.error(request, exc.message)
+            return redirect("portal:experiment", pk=pk)
+        # 200 even on refusal: htmx swaps only 2xx responses, and the refusal is the content to show.
+        return render(request, "portal/experiments/_analysis.html", {**_analysis_context(exp, _latest_analysis(exp)), "error": exc.message})
+    if not request.headers.get("HX-Request"):
+        return redirect("portal:experiment", pk=pk)
+    analysis = Analysis.objects.select_related("job__created_by").get(pk=analysis.pk)
+    return render(request, "portal/experiments/_analysis.html", _analysis_context(exp, analysis))
+
+
+@login_required
+def experiment_analysis(request, pk, analysis_id):
+    """One analysis's panel: what experiments.js fetches once the job's widget shows it finished."""
+    exp = _experiment_or_404(pk)
+    analysis = get_object_or_404(Analysis.objects.select_related("job__created_by"), pk=analysis_id, experiment=exp)
+    return render(request, "portal/experiments/_analysis.html", _analysis_context(exp, analysis))
+
+
+@login_required
+@require_POST
+def experiment_decide(request, pk):
+    exp = _experiment_or_404(pk)
+    version = None
+    if (number := request.POST.get("version", "")).isdigit():
+        version = next((a.version for a in exp.arms.all()[1:] if a.version.number == int(number)), None)
+    try:
+        outcome = request.POST.get("outcome", "")
+        if not outcome:
+            raise InvalidInput("Invalid decision.", fields={"outcome": ["Choose an outcome."]})
+        ab.decision_record(actor=request.user, experiment=exp, outcome=outcome,
+                           rationale=request.POST.get("rationale", "").strip(), version=version)
+    except ServiceError as exc:
+        if exc.fields and exc.status_code == 400:
+            return _detail(request, _experiment_or_404(pk), status=400,
+                           decision_errors={"message": exc.message, **exc.fields})
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "The decision is recorded.")
+    return redirect(reverse("portal:experiment", args=[pk]) + "#decision")
+
+
+@login_required
+@require_POST
+def experiment_sign(request, pk):
+    return _act(request, pk, lambda exp: ab.decision_sign(actor=request.user, experiment=exp), "Your signature is recorded.")
