@@ -58,7 +58,8 @@
           tooltip: { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + Number(ctx.parsed.x).toPrecision(4); } } },
         },
         scales: {
-          x: { min: range.min, max: range.max, title: { display: true, text: row.label + " (" + row.arm + " − control)" } },
+          // suggested (not fixed) bounds: Chart.js widens them to round tick values
+          x: { suggestedMin: range.min, suggestedMax: range.max, title: { display: true, text: row.label + " (" + row.arm + " − control)" } },
           y: { min: -1, max: 1, display: false },
         },
       },
