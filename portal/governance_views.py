@@ -387,6 +387,39 @@ def policy_cell_edit(request, tier, consideration):
 
 
 @login_required
+def policy_intervals_edit(request):
+    """Edit the review interval of each tier; saving stores the next policy version."""
+    current = governance.policy_current()
+    intervals = {t: str(current.data.get("review_interval_days", {}).get(str(t), "")) for t in sorted(defaults.TIERS)}
+    errors, status = [], 200
+    if request.method == "POST":
+        intervals = {t: request.POST.get(f"days-{t}", "").strip() for t in sorted(defaults.TIERS)}
+        try:
+            if request.POST.get("base", "") != str(current.number):
+                raise ServiceError(f"The policy changed since you opened this form (now version {current.number}); edit again.")
+            days = {str(t): int(v) if v.isdigit() else v for t, v in intervals.items()}
+            policy = governance.policy_update(
+                actor=request.user, data={**current.data, "review_interval_days": days},
+                comment=request.POST.get("comment", "").strip() or "Review intervals",
+            )
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            errors = [m for v in exc.fields.values() for m in v]
+            status = exc.status_code
+        else:
+            messages.success(request, f"Saved as policy version {policy.number}.")
+            return redirect("portal:policies")
+    context = {
+        "section": "policies",
+        "policy": current,
+        "intervals": [(t, defaults.TIERS[t], intervals[t]) for t in sorted(defaults.TIERS)],
+        "errors": errors,
+        "can_edit": access.can_edit_policy(request.user),
+    }
+    return render(request, "portal/governance/policy_intervals.html", context, status=status)
+
+
+@login_required
 def policy_versions(request):
     versions = Policy.objects.select_related("created_by").order_by("-number")
     page = Paginator(versions, PAGE_SIZE).get_page(request.GET.get("page"))

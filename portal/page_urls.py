@@ -41,6 +41,7 @@ urlpatterns = [
     path("policies/versions/<int:number>/", governance_views.policy_version, name="policy-version"),
     path("policies/diff/", governance_views.policy_diff, name="policy-diff"),
     path("policies/edit/<int:tier>/<str:consideration>/", governance_views.policy_cell_edit, name="policy-cell"),
+    path("policies/edit/review-intervals/", governance_views.policy_intervals_edit, name="policy-intervals"),
     path("inventory/<str:name>/v/<int:number>/card/", governance_views.model_card, name="model-card"),
     path("reviews/", governance_views.reviews, name="reviews"),
     path("reviews/<int:pk>/complete/", governance_views.review_complete, name="review-complete"),

@@ -201,3 +201,18 @@ def test_risk_officer_completes_a_review(browse, inventory):
     assert review.status == Review.Status.DONE
     response = browse("dana").post(reverse("portal:review-complete", args=[review.pk]), {"note": "x"}, follow=True)
     assert "Only risk officers complete periodic reviews." in response.content.decode()
+
+
+def test_risk_officer_edits_review_intervals(browse, cast):
+    before = governance.policy_current()
+    url = reverse("portal:policy-intervals")
+    assert url in browse("rita").get(reverse("portal:policies")).content.decode()
+    form = {"base": str(before.number), "days-1": "365", "days-2": "180", "days-3": "60", "days-4": "0"}
+    invalid = browse("rita").post(url, form)
+    assert invalid.status_code == 400 and "Days (positive integers)" in invalid.content.decode()
+    form["days-4"] = "14"
+    browse("rita").post(url, form)
+    assert governance.policy_current().data["review_interval_days"] == {"1": 365, "2": 180, "3": 60, "4": 14}
+    diff = browse("rita").get(reverse("portal:policy-diff"), {"from": before.number, "to": before.number + 1}).content.decode()
+    assert "Review interval (days)" in diff and "<ins>14</ins>" in diff
+    assert browse("dana").post(url, {**form, "base": str(before.number + 1)}).status_code == 403
