@@ -236,7 +236,7 @@ def experiment_new(request):
     context["can_run"] = ab.can_run(request.user, model)
     if not context["can_run"]:
         context["refusal"] = "Only those who may change this model run experiments on it: its owner, its use case's owner or an administrator."
-        return render(request, "portal/experiments/new.html", context)
+        return render(request, "portal/experiments/new.html", context, status=403 if request.method == "POST" else 200)
     if request.method == "POST":
         form = DesignForm(request.POST, versions=versions)
         if form.is_valid():
@@ -287,7 +287,7 @@ def _chart(analysis) -> list[dict]:
         low, high = (m.get("ci_absolute") or [None, None])
         null = 0.5 if m["test"].lower().startswith("mann") else 0.0
         rows.append({"index": index, "metric": m["metric"], "arm": m.get("arm"), "label": m.get("effect_label", "effect"),
-                     "effect": m["effect_absolute"], "low": low, "high": high, "null": null,
+                     "effect": m["effect_absolute"], "low": low, "high": high, "null": null, "has_ci": bool(m.get("ci_absolute")),
                      "significant": bool(m.get("significant"))})
     return rows
 

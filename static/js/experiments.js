@@ -41,16 +41,17 @@
     // An open end (one-sided interval) runs to the edge of the plot.
     var low = row.low === null ? range.min : row.low, high = row.high === null ? range.max : row.high;
     var colour = row.significant ? "#116329" : "#0b5cad";
+    var datasets = [
+      { label: row.label, data: [{ x: row.effect, y: 0 }], pointRadius: 7, pointBackgroundColor: colour, pointBorderColor: colour },
+      { label: "No effect", data: [{ x: row.null, y: -1 }, { x: row.null, y: 1 }], showLine: true, borderColor: "#57606a", borderDash: [4, 4], borderWidth: 1.5, pointRadius: 0 },
+    ];
+    if (row.has_ci) {  // rank tests report no interval
+      datasets.unshift({ label: "Confidence interval", data: [{ x: low, y: 0 }, { x: high, y: 0 }], showLine: true, borderColor: colour, borderWidth: 3,
+        pointStyle: "line", rotation: 90, pointRadius: [row.low === null ? 0 : 10, row.high === null ? 0 : 10], pointBorderColor: colour, pointBorderWidth: 3 });
+    }
     new Chart(canvas, {
       type: "scatter",
-      data: {
-        datasets: [
-          { label: "Confidence interval", data: [{ x: low, y: 0 }, { x: high, y: 0 }], showLine: true, borderColor: colour, borderWidth: 3,
-            pointStyle: "line", rotation: 90, pointRadius: [row.low === null ? 0 : 10, row.high === null ? 0 : 10], pointBorderColor: colour, pointBorderWidth: 3 },
-          { label: row.label, data: [{ x: row.effect, y: 0 }], pointRadius: 7, pointBackgroundColor: colour, pointBorderColor: colour },
-          { label: "No effect", data: [{ x: row.null, y: -1 }, { x: row.null, y: 1 }], showLine: true, borderColor: "#57606a", borderDash: [4, 4], borderWidth: 1.5, pointRadius: 0 },
-        ],
-      },
+      data: { datasets: datasets },
       options: {
         animation: false, maintainAspectRatio: false,
         plugins: {

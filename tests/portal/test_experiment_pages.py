@@ -5,6 +5,7 @@ browser test runs one on a real worker).
 """
 
 import hashlib
+import io
 import re
 
 import numpy as np
@@ -59,8 +60,6 @@ def make_experiment(cast, versions):
 
 def feed(exp, cast, *, n=None, shift=1.0, seed=3):
     """Upload n units per arm (the planned size by default) through the ingest service."""
-    import io
-
     n = n or exp.n_per_arm
     rng = np.random.default_rng(seed)
     lines = ["unit_id,arm,value,clicked"]
@@ -216,7 +215,7 @@ def test_form_errors_are_shown_next_to_the_inputs(browse, cast, versions):
 def test_only_those_who_may_change_the_model_create(browse, cast, versions):
     url = reverse("portal:experiment-new") + "?model=credit-gbm"
     response = browse("sam").post(url, DESIGN)
-    assert response.status_code == 200 and "Only those who may change this model" in response.content.decode()
+    assert response.status_code == 403 and "Only those who may change this model" in response.content.decode()
     assert not Experiment.objects.exists()
     assert "no model named" in browse("dana").get(reverse("portal:experiment-new") + "?model=nope").content.decode()
 
@@ -340,3 +339,29 @@ def test_list_runs_the_same_queries_at_10_and_200_experiments(browse, cast, vers
     # session, user, COUNT, one page of experiments (model, creator and events count joined in),
     # the session's save (in a savepoint: SAVEPOINT, UPDATE, RELEASE)
     assert small[urls[0]] <= 7, small
+
+
+def test_detail_queries_do_not_grow_with_arms_metrics_or_events(browse, cast, versions, make_experiment, django_capture_on_commit_callbacks):
+    client = browse("rita")
+
+    def count(exp):
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("portal:experiment", args=[exp.pk])).status_code == 200
+        return len(ctx.captured_queries)
+
+    small = make_experiment(name="small")
+    feed(small, cast, n=20)
+    analyse(small, cast, django_capture_on_commit_callbacks)
+    large = ab.experiment_create(
+        actor=cast["dana"], model=versions[0].model, champion=versions[0], challengers=[versions[1], versions[2]], name="large",
+        test="welch_t", metric_name="revenue", metric_type="continuous", sd=1.0, mde=0.5,
+        secondary_metrics=[{"name": "clicked", "type": "binary"}],
+    )
+    large = ab.experiment_start(actor=cast["dana"], experiment=large)
+    rows = "\n".join(["unit_id,arm,value,clicked", *(f"u{i},{('v1', 'v2', 'v3')[i % 3]},{i % 7},{i % 2}" for i in range(600))])
+    ab.events_ingest(actor=cast["dana"], experiment=large, body=io.BytesIO(rows.encode()), content_type="text/csv")
+    analyse(large, cast, django_capture_on_commit_callbacks)
+    # session, user, experiment (model, use case, creator), its arms with versions, the viewer's
+    # roles, the decision, the latest analysis with its job, the RACI, the start's audit event,
+    # the horizon's COUNT, the per-arm COUNT, and the session's save (SAVEPOINT, UPDATE, RELEASE)
+    assert count(small) == count(large) == 14
