@@ -314,7 +314,8 @@ def _cell_rows(measures: list[dict], extra: int = 1) -> list[dict]:
 def _measures_from(post, original: list[dict]) -> list[dict]:
     """The cell's measures as typed; a gate's other params (e.g. subpopulations) are kept."""
     measures = []
-    for i in range(int(post.get("rows", "0") or 0)):
+    rows = post.get("rows", "")
+    for i in range(min(int(rows), 50) if rows.isdigit() else 0):
         text = post.get(f"text-{i}", "").strip()
         if post.get(f"remove-{i}") or not text:
             continue
