@@ -16,7 +16,7 @@ from pathlib import Path
 from django.db.models import Count, Sum
 
 from . import aggregates, stats
-from .models import Analysis, Event, EventBatch, Experiment
+from .models import Analysis, EventBatch, Experiment
 
 T = Experiment.Test
 
@@ -106,8 +106,7 @@ def _ab_primary(exp, control, arm, moments) -> tuple[stats.HypothesisTestResult,
     return res, power, n
 
 
-def _shadow_primary(exp, champion, challenger) -> tuple[stats.HypothesisTestResult, dict]:
-    paired = aggregates.paired_moments(exp.pk)
+def _shadow_primary(exp, champion, challenger, paired) -> tuple[stats.HypothesisTestResult, dict]:
     n = {champion.name: paired["n"], challenger.name: paired["n"]}
     if exp.test == T.MCNEMAR:
         res = stats.mcnemar_test(paired["b"], paired["c"], n_pairs=paired["n"], alpha=exp.alpha)
@@ -120,6 +119,8 @@ def _shadow_primary(exp, champion, challenger) -> tuple[stats.HypothesisTestResu
 
 
 def data_quality(exp: Experiment, arms, moments) -> tuple[dict, dict]:
+    """`moments` are the per-arm moments (A/B) or the paired moments (shadow): counts, missing
+    values and SRM come from the same aggregate as the test, so the events are read once."""
     batches = EventBatch.objects.filter(experiment=exp).aggregate(
         uploaded=Sum("rows"), kept=Sum("stored"), batch_count=Count("id")
     )
@@ -142,9 +143,9 @@ def data_quality(exp: Experiment, arms, moments) -> tuple[dict, dict]:
                     f"Sample ratio mismatch: the arms' sizes do not fit the planned allocation (p = {srm.p_value:.2g}"
                     f" < {stats.SRM_P_THRESHOLD}). Assignment or logging is probably broken; do not trust the result."
                 )
-        units = sum(observed)
+        units = sum(m["exposures"] for m in moments.values())
     else:
-        paired = aggregates.paired_moments(exp.pk)
+        paired = moments
         missing, units = paired["rows"] - paired["n"], paired["rows"]
         empty = [a.name for a in arms] if paired["n"] == 0 else []
     dq.update(
@@ -164,16 +165,17 @@ def data_quality(exp: Experiment, arms, moments) -> tuple[dict, dict]:
 def _progress(exp: Experiment, units: int) -> dict:
     from .services import horizon
 
-    return horizon(exp) | {"units": units}
+    return horizon(exp, units=units)
 
 
 def analyse(exp: Experiment) -> tuple[str, dict, dict, dict]:
     arms = list(exp.arms.order_by("position"))
-    moments = aggregates.arm_moments(exp.pk) if exp.kind == Experiment.Kind.AB else {}
+    # One pass over the events: everything but the rank tests' ranks comes from this aggregate.
+    moments = aggregates.arm_moments(exp.pk) if exp.kind == Experiment.Kind.AB else aggregates.paired_moments(exp.pk)
     dq, counts = data_quality(exp, arms, moments)
     if exp.kind == Experiment.Kind.AB:
         counts["per_arm"] = {a.name: moments.get(a.pk, {"exposures": 0, "n": 0}) for a in arms}
-    progress = _progress(exp, Event.objects.filter(experiment=exp).count())
+    progress = _progress(exp, counts["events"])
     results = {"progress": progress, "data_quality": dq, "stopped_early": exp.stopped_early, "metrics": []}
     sequential = exp.sequential == Experiment.Sequential.OBF
     look = None
@@ -223,7 +225,7 @@ def analyse(exp: Experiment) -> tuple[str, dict, dict, dict]:
                     m.update(p_value_holm=p_adj, significant=bool(rej), holm_conventions=adjusted.conventions)
                 metrics.extend(secondary)
     else:
-        res, n = _shadow_primary(exp, arms[0], arms[1])
+        res, n = _shadow_primary(exp, arms[0], arms[1], moments)
         entry = _result(res, metric=exp.metric_name, role="primary", n=n)
         significant = res.p_value < threshold
         entry.update(arm=arms[1].name, control=arms[0].name, version=arms[1].version.number,

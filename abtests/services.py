@@ -324,9 +324,11 @@ def experiment_start(*, actor, experiment: Experiment) -> Experiment:
     return exp
 
 
-def horizon(experiment: Experiment) -> dict:
-    """Progress towards the planned sample size or duration (one COUNT query)."""
-    units = Event.objects.filter(experiment=experiment).count()
+def horizon(experiment: Experiment, *, units: int | None = None) -> dict:
+    """Progress towards the planned sample size or duration (one COUNT query, none when the
+    caller already counted the events, as the analysis does in its aggregate)."""
+    if units is None:
+        units = Event.objects.filter(experiment=experiment).count()
     elapsed = (timezone.now() - experiment.started_at).total_seconds() / 86400 if experiment.started_at else 0.0
     by_n = experiment.total_n > 0 and units >= experiment.total_n
     by_days = experiment.days is not None and experiment.started_at is not None and elapsed >= experiment.days
