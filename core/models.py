@@ -62,6 +62,8 @@ class BackgroundJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery task that works on this job, so `jobs_redispatch` can send it again.
+    task = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

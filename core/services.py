@@ -3,6 +3,7 @@
 import logging
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -64,6 +65,9 @@ def job_enqueue(*, job: BackgroundJob, task) -> None:
     `jobs_redispatch` (beat) sends it again later.
     """
 
+    BackgroundJob.objects.filter(pk=job.pk).update(task=task.name)
+    job.task = task.name
+
     def send():
         try:
             task.delay(job.pk)
@@ -76,10 +80,9 @@ def job_enqueue(*, job: BackgroundJob, task) -> None:
 def job_claim(*, job_id: int) -> bool:
     """`pending → running` in one conditional UPDATE; True only for the one caller that won."""
     claimed = BackgroundJob.objects.filter(pk=job_id, status=BackgroundJob.Status.PENDING).update(
-        status=BackgroundJob.Status.RUNNING, started_at=timezone.now(), message="Running"
+        status=BackgroundJob.Status.RUNNING, started_at=timezone.now(), message="Running",
+        attempts=F("attempts") + 1,
     )
-    if claimed:
-        BackgroundJob.objects.filter(pk=job_id).update(attempts=1)
     return claimed == 1
 
 
@@ -104,3 +107,40 @@ def job_release(*, job_id: int, message: str = "Retrying") -> None:
     BackgroundJob.objects.filter(pk=job_id, status=BackgroundJob.Status.RUNNING).update(
         status=BackgroundJob.Status.PENDING, message=message[:300]
     )
+
+
+def jobs_redispatch(*, pending_grace_seconds: int, running_limit_seconds: int, max_attempts: int) -> dict:
+    """Send again the work whose message was lost; give up on work that keeps failing.
+
+    - pending for longer than `pending_grace_seconds`: the broker was down at enqueue time, or the
+      message was lost. Sent again; if the first message still arrives, the claim makes one a no-op.
+    - running for longer than `running_limit_seconds` (past the task time limit): the worker died
+      mid-task. Its redelivered message finds the job `running` and skips it, so we put the job
+      back to pending and send it again — or fail it after `max_attempts` claims.
+    """
+    from celery import current_app
+
+    now = timezone.now()
+    stuck = BackgroundJob.objects.filter(
+        status=BackgroundJob.Status.RUNNING,
+        started_at__lt=now - timezone.timedelta(seconds=running_limit_seconds),
+    ).exclude(task="")
+    failed = 0
+    for job in stuck.only("pk", "attempts"):
+        if job.attempts >= max_attempts:
+            BackgroundJob.objects.filter(pk=job.pk, status=BackgroundJob.Status.RUNNING).update(
+                status=BackgroundJob.Status.FAILED, finished_at=now,
+                message=f"Gave up after {job.attempts} attempts (the worker stopped responding).",
+            )
+            failed += 1
+        else:
+            job_release(job_id=job.pk, message="Worker stopped responding; queued again")
+    resend = BackgroundJob.objects.filter(
+        status=BackgroundJob.Status.PENDING,
+        created_at__lt=now - timezone.timedelta(seconds=pending_grace_seconds),
+    ).exclude(task="").values_list("pk", "task")
+    sent = 0
+    for job_id, task_name in resend:
+        current_app.send_task(task_name, args=[job_id])
+        sent += 1
+    return {"sent": sent, "failed": failed}
