@@ -9,7 +9,7 @@ import secrets
 import tempfile
 from datetime import UTC
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -66,17 +66,6 @@ def can_decide(user, experiment: Experiment | None = None) -> bool:
         if named:
             return user.pk in named
     return has_role(user, Role.RISK_OFFICER) or is_admin(user)
-
-
-def _constraints_now() -> None:
-    """Run the deferred foreign-key checks now, before `audit_record` takes the chain lock.
-
-    Django's FKs are DEFERRABLE INITIALLY DEFERRED, so the KEY SHARE locks on referenced model
-    versions would otherwise be taken at COMMIT while holding the audit lock — a deadlock with a
-    worker that holds a version row (artifact check) and waits for the audit lock."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def _require(allowed: bool, message: str) -> None:
@@ -252,7 +241,6 @@ def experiment_create(
     specs = _validate_design(exp, champion, list(challengers), allocation, arm_names)
     exp.save()
     Arm.objects.bulk_create([Arm(experiment=exp, **s) for s in specs])
-    _constraints_now()
     audit_record(
         action="experiment.create", actor=actor, obj=exp,
         changes={**diff({}, snapshot(exp, DESIGN_FIELDS)), "arms": {"before": None, "after": _arms_snapshot(exp)}},
@@ -298,7 +286,6 @@ def experiment_update(
             exp.save()
             exp.arms.all().delete()
             Arm.objects.bulk_create([Arm(experiment=exp, **s) for s in specs])
-            _constraints_now()
             changes = diff(before, {**snapshot(exp, DESIGN_FIELDS), "arms": _arms_snapshot(exp)})
             if changes:
                 audit_record(action="experiment.update", actor=actor, obj=exp, changes=changes)
@@ -680,7 +667,6 @@ def decision_record(*, actor, experiment: Experiment, outcome: str, rationale: s
         experiment=exp, outcome=outcome, rationale=rationale, version=version, analysis=analysis, decided_by=actor
     )
     decision.signers.add(actor)
-    _constraints_now()
     if version is not None:
         decision.promotion_ref = _open_promotion(exp, version, actor)
         decision.save(update_fields=["promotion_ref"])
