@@ -30,13 +30,21 @@ def approver_candidates(promotion) -> list:
     return [u for u in users.exclude(pk__in=[promotion.requester_id, promotion.version.created_by_id])]
 
 
+def promotion_links(promotion) -> tuple[str, str]:
+    """(page for people, API resource for scripts). The portal owns the page; its path is a
+    setting so governance does not depend on the portal's URLs."""
+    base = settings.STEWARD_BASE_URL.rstrip("/")
+    page = base + settings.STEWARD_PROMOTION_PAGE_PATH.format(id=promotion.pk)
+    return page, f"{base}/api/v1/promotions/{promotion.pk}/"
+
+
 def promotion_requested(*, promotion_id: int) -> None:
     from .models import PromotionRequest
 
     promotion = PromotionRequest.objects.select_related("version__model__use_case", "requester", "policy").get(pk=promotion_id)
     version = promotion.version
     subject = f"[Steward] Sign-off requested: {version.model.name} v{version.number} → {promotion.target_stage}"
-    url = f"{settings.STEWARD_BASE_URL}/api/v1/promotions/{promotion.pk}/"
+    url, api_url = promotion_links(promotion)
     body = (
         f"{promotion.requester.get_username()} asks to move {version.model.name} v{version.number} "
         f"from {promotion.from_stage} to {promotion.target_stage} (tier {promotion.tier}, policy v{promotion.policy.number}).\n\n{url}\n"
@@ -47,10 +55,10 @@ def promotion_requested(*, promotion_id: int) -> None:
             send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
         except Exception:  # noqa: BLE001 - the request stands; the mail is a courtesy
             logger.exception("could not mail approvers of promotion %s", promotion.pk)
-    _webhook("promotion.requested", promotion, url)
+    _webhook("promotion.requested", promotion, url, api_url)
 
 
-def _webhook(event: str, promotion, url: str) -> None:
+def _webhook(event: str, promotion, url: str, api_url: str) -> None:
     if not getattr(settings, "STEWARD_WEBHOOK_URL", ""):
         return
     from .tasks import webhook_send
@@ -59,7 +67,7 @@ def _webhook(event: str, promotion, url: str) -> None:
     payload = {
         "event": event, "promotion": promotion.pk, "model": version.model.name,
         "version": version.number, "from_stage": promotion.from_stage, "target_stage": promotion.target_stage,
-        "requester": promotion.requester.get_username(), "url": url,
+        "requester": promotion.requester.get_username(), "url": url, "api_url": api_url,
     }
     try:
         webhook_send.delay(payload)
@@ -73,7 +81,7 @@ def promotion_decided(*, promotion_id: int) -> None:
 
     promotion = PromotionRequest.objects.select_related("version__model", "requester").get(pk=promotion_id)
     version = promotion.version
-    url = f"{settings.STEWARD_BASE_URL}/api/v1/promotions/{promotion.pk}/"
+    url, api_url = promotion_links(promotion)
     subject = f"[Steward] {version.model.name} v{version.number} → {promotion.target_stage}: {promotion.status}"
     last = promotion.signoffs.select_related("approver").order_by("-created_at", "-pk").first()
     body = f"Your request #{promotion.pk} is {promotion.status}"
@@ -85,4 +93,4 @@ def promotion_decided(*, promotion_id: int) -> None:
             send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [promotion.requester.email])
         except Exception:  # noqa: BLE001 - a courtesy; the decision stands
             logger.exception("could not mail requester of promotion %s", promotion.pk)
-    _webhook(f"promotion.{promotion.status}", promotion, url)
+    _webhook(f"promotion.{promotion.status}", promotion, url, api_url)

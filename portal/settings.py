@@ -221,6 +221,8 @@ STEWARD_JOB_MAX_ATTEMPTS = envint("STEWARD_JOB_MAX_ATTEMPTS", 3)
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "steward@localhost")
 STEWARD_BASE_URL = envstr("STEWARD_BASE_URL", "http://127.0.0.1:8000")
+# Where people review a promotion request (the portal's page); used in notification links.
+STEWARD_PROMOTION_PAGE_PATH = "/promotions/{id}/"
 # Optional outgoing webhook for governance events, signed with HMAC-SHA256 of the body.
 STEWARD_WEBHOOK_URL = envstr("STEWARD_WEBHOOK_URL", "")
 STEWARD_WEBHOOK_SECRET = envstr("STEWARD_WEBHOOK_SECRET", "")

@@ -69,7 +69,8 @@ def test_webhook_is_enqueued_when_configured(tier1, cast, settings, django_captu
     assert sent == [{
         "event": "promotion.requested", "promotion": p.pk, "model": "credit-gbm", "version": 1,
         "from_stage": "development", "target_stage": "qa", "requester": "dana",
-        "url": f"{settings.STEWARD_BASE_URL}/api/v1/promotions/{p.pk}/",
+        "url": f"{settings.STEWARD_BASE_URL}/promotions/{p.pk}/",
+        "api_url": f"{settings.STEWARD_BASE_URL}/api/v1/promotions/{p.pk}/",
     }]
 
 

@@ -44,3 +44,11 @@ def test_reject_needs_a_comment(browse, promotion):
     browse("rita").post(url, {"decision": "reject", "comment": "no monitoring plan"})
     promotion.refresh_from_db()
     assert promotion.status == PromotionRequest.Status.REJECTED
+
+
+def test_notification_link_opens_the_promotion_page(cast):
+    """The link mailed to approvers is the portal page where they sign (settings path ↔ URLconf)."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    assert settings.STEWARD_PROMOTION_PAGE_PATH.format(id=42) == reverse("portal:promotion", args=[42])
