@@ -2,7 +2,8 @@
 
 The analysis reads only these aggregates; raw events never leave the database. Ranks are average
 ranks over ties, computed on the distinct values (one row per value, with its multiplicity), so
-the work is a GROUP BY plus a window over distinct values. Rank sums and tie terms use exact
+the work is a GROUP BY plus a window over distinct values; for Mann–Whitney that same GROUP BY
+also yields the per-arm moments, so the events are read once. Rank sums and tie terms use exact
 `numeric` arithmetic; value sums are `float8` sums as the database computes them.
 """
 
@@ -39,34 +40,45 @@ def metric_moments(experiment_id: int, metric: str) -> dict[int, dict]:
     return {r[0]: {"n": r[1], "sum": float(r[2]), "sumsq": float(r[3])} for r in rows}
 
 
-def rank_sums(experiment_id: int, arm_a: int, arm_b: int) -> dict:
-    """Mann–Whitney inputs for two arms: n per arm, rank sum of arm a (average ranks over the
-    pooled sample), and the tie term sum(t³ − t) over groups of equal values."""
+def arm_moments_with_rank_sums(experiment_id: int, control_id: int, arm_ids: list[int]) -> tuple[dict, dict]:
+    """`arm_moments`, and the Mann–Whitney inputs of control against each arm in `arm_ids`, from
+    one pass over the events.
+
+    The events are grouped once by (value, arm); moments are Σc, Σc·v and Σc·v² over those groups
+    (rows with no value count as exposures only), and each pair's ranks come from the same groups:
+    a value's average rank in the pooled pair is the count of smaller values + (t + 1)/2, with t
+    its count in both arms. Returns ({arm: moments}, {arm: {"rank_sum_a": rank sum of control,
+    "tie_term": sum(t³ − t)}}); rank sums are computed doubled, in exact `numeric`, then halved.
+    """
     rows = _fetch(
         f"""
         WITH g AS (
-            SELECT value, arm_id, COUNT(*) AS c FROM {T}
-            WHERE experiment_id = %s AND arm_id IN (%s, %s) AND value IS NOT NULL
-            GROUP BY value, arm_id
-        ), v AS (
-            SELECT value, SUM(c) AS t FROM g GROUP BY value
+            SELECT arm_id, value, COUNT(*) AS c FROM {T} WHERE experiment_id = %s GROUP BY value, arm_id
+        ), m AS (
+            SELECT arm_id, SUM(c) AS exposures, COALESCE(SUM(c) FILTER (WHERE value IS NOT NULL), 0) AS n,
+                   COALESCE(SUM(c * value), 0) AS s, COALESCE(SUM(c * value * value), 0) AS ss
+            FROM g GROUP BY arm_id
+        ), p AS (
+            SELECT b.arm AS arm_id, g.value, SUM(g.c) AS t,
+                   COALESCE(SUM(g.c) FILTER (WHERE g.arm_id = %s), 0) AS c_a
+            FROM g JOIN unnest(%s::bigint[]) AS b(arm) ON g.arm_id IN (%s, b.arm)
+            WHERE g.value IS NOT NULL
+            GROUP BY b.arm, g.value
         ), r AS (
-            SELECT value, t, SUM(t) OVER (ORDER BY value) - t AS below FROM v
+            SELECT arm_id, t, c_a, SUM(t) OVER (PARTITION BY arm_id ORDER BY value) - t AS below FROM p
+        ), k AS (
+            SELECT arm_id, SUM(c_a * (2 * below + t + 1)) AS rank_sum_a_x2, SUM(t * t * t - t) AS tie FROM r
+            GROUP BY arm_id
         )
-        SELECT g.arm_id, SUM(g.c), SUM(g.c * (r.below + (r.t + 1) / 2.0)),
-               (SELECT COALESCE(SUM(t * t * t - t), 0) FROM v)
-        FROM g JOIN r ON r.value = g.value GROUP BY g.arm_id
+        SELECT m.arm_id, m.exposures, m.n, m.s, m.ss, k.rank_sum_a_x2, k.tie FROM m LEFT JOIN k USING (arm_id)
         """,
-        [experiment_id, arm_a, arm_b],
+        [experiment_id, control_id, list(arm_ids), control_id],
     )
-    out = {"n_a": 0, "n_b": 0, "rank_sum_a": 0.0, "tie_term": 0.0}
-    for arm_id, n, rank_sum, tie in rows:
-        out["tie_term"] = float(tie)
-        if arm_id == arm_a:
-            out["n_a"], out["rank_sum_a"] = int(n), float(rank_sum)
-        else:
-            out["n_b"] = int(n)
-    return out
+    moments = {
+        r[0]: {"exposures": int(r[1]), "n": int(r[2]), "sum": float(r[3]), "sumsq": float(r[4])} for r in rows
+    }
+    ranks = {r[0]: {"rank_sum_a": float(r[5] / 2), "tie_term": float(r[6])} for r in rows if r[5] is not None}
+    return moments, ranks
 
 
 def paired_moments(experiment_id: int) -> dict:

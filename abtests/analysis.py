@@ -86,7 +86,7 @@ def _result(result: stats.HypothesisTestResult, *, metric: str, role: str, n: di
     }
 
 
-def _ab_primary(exp, control, arm, moments) -> tuple[stats.HypothesisTestResult, float | None, dict]:
+def _ab_primary(exp, control, arm, moments, ranks) -> tuple[stats.HypothesisTestResult, float | None, dict]:
     a, b = moments.get(control.pk, {}), moments.get(arm.pk, {})
     n_a, n_b = a.get("n", 0), b.get("n", 0)
     n = {control.name: n_a, arm.name: n_b}
@@ -100,8 +100,8 @@ def _ab_primary(exp, control, arm, moments) -> tuple[stats.HypothesisTestResult,
         res = stats.welch_ttest(*args, alternative=alt, alpha=alpha)
         power = stats.achieved_power_means(*args, alpha=alpha, alternative=alt).power
     else:
-        ranks = aggregates.rank_sums(exp.pk, control.pk, arm.pk)
-        res = stats.mann_whitney_u(ranks["n_a"], ranks["n_b"], ranks["rank_sum_a"], ranks["tie_term"], alternative=alt)
+        r = ranks.get(arm.pk, {})
+        res = stats.mann_whitney_u(n_a, n_b, r.get("rank_sum_a", 0.0), r.get("tie_term", 0.0), alternative=alt)
         power = None  # no closed form from sufficient statistics; not reported
     return res, power, n
 
@@ -170,8 +170,16 @@ def _progress(exp: Experiment, units: int) -> dict:
 
 def analyse(exp: Experiment) -> tuple[str, dict, dict, dict]:
     arms = list(exp.arms.order_by("position"))
-    # One pass over the events: everything but the rank tests' ranks comes from this aggregate.
-    moments = aggregates.arm_moments(exp.pk) if exp.kind == Experiment.Kind.AB else aggregates.paired_moments(exp.pk)
+    # One pass over the events: data quality, progress and the test all come from this aggregate
+    # (the signed-rank test's ranks excepted). Mann–Whitney gets its moments and its ranks from one
+    # GROUP BY value, arm_id.
+    ranks = {}
+    if exp.kind == Experiment.Kind.SHADOW:
+        moments = aggregates.paired_moments(exp.pk)
+    elif exp.test == T.MANN_WHITNEY_U:
+        moments, ranks = aggregates.arm_moments_with_rank_sums(exp.pk, arms[0].pk, [a.pk for a in arms[1:]])
+    else:
+        moments = aggregates.arm_moments(exp.pk)
     dq, counts = data_quality(exp, arms, moments)
     if exp.kind == Experiment.Kind.AB:
         counts["per_arm"] = {a.name: moments.get(a.pk, {"exposures": 0, "n": 0}) for a in arms}
@@ -201,7 +209,7 @@ def analyse(exp: Experiment) -> tuple[str, dict, dict, dict]:
     if exp.kind == Experiment.Kind.AB:
         control = arms[0]
         for arm in arms[1:]:
-            res, power, n = _ab_primary(exp, control, arm, moments)
+            res, power, n = _ab_primary(exp, control, arm, moments, ranks)
             entry = _result(res, metric=exp.metric_name, role="primary", n=n, power=power)
             significant = res.p_value < threshold
             entry.update(arm=arm.name, control=control.name, version=arm.version.number,

@@ -13,7 +13,8 @@ both see the same cache and the same load from whatever else the machine runs):
 
 It does this at N/10 events and again at N (the table grown to N), so the memory column shows
 whether the worker grows with the experiment; then once more at N with the protocol's test set
-to Mann–Whitney U (informational: ranking costs more than a GROUP BY by nature).
+to Mann–Whitney U (informational: ranking groups by value, which costs more than a GROUP BY arm
+when values are many).
 
 Run with `scripts/bench [--events N]`, which starts a throwaway PostgreSQL and migrates it.
 """

@@ -9,7 +9,7 @@ from statsmodels.stats.proportion import proportions_ztest
 
 from abtests.models import Analysis
 
-from .conftest import ab_csv, ndjson_body, shadow_csv
+from .conftest import ab_csv, csv_body, ndjson_body, shadow_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +60,32 @@ def test_mann_whitney_with_ties_matches_scipy(make_experiment, upload, analyse):
     assert close(m["p_value"], ref.pvalue) and close(m["statistic"], ref.statistic)
     diff = b[:, None] - a[None, :]
     assert close(m["effect_absolute"], float(np.mean(diff > 0) + 0.5 * np.mean(diff == 0)))
+
+
+def test_mann_whitney_per_arm_with_missing_values_matches_scipy(make_experiment, upload, analyse, versions):
+    """Three arms: each challenger is ranked against the control alone; rows without a value count
+    as exposures and missing values but stay out of the test (one pass gives both)."""
+    rng = np.random.default_rng(12)
+    samples = {"v1": rng.poisson(3.0, 240), "v2": rng.poisson(3.5, 200), "v3": rng.poisson(2.8, 220)}
+    missing = {"v1": 3, "v2": 0, "v3": 5}
+    exp = make_experiment("mann_whitney_u", challengers=versions[1:])
+    rows = [(f"{arm}-{i}", arm, repr(float(v))) for arm, xs in samples.items() for i, v in enumerate(xs)]
+    rows += [(f"{arm}-m{i}", arm, "") for arm, k in missing.items() for i in range(k)]
+    assert upload(exp, csv_body(["unit_id", "arm", "value"], rows)).status_code == 201
+    result = analyse(exp)
+    assert result["status"] == "completed"
+    dq = result["data_quality"]
+    assert dq["missing_values"] == 8
+    assert dq["observed"] == {arm: len(xs) + missing[arm] for arm, xs in samples.items()}
+    assert result["input_counts"]["events"] == 668
+    by_arm = {m["arm"]: m for m in result["metrics"] if m["role"] == "primary"}
+    a = samples["v1"].astype(float)
+    for arm in ("v2", "v3"):
+        b = samples[arm].astype(float)
+        ref = sps.mannwhitneyu(a, b, use_continuity=True, alternative="two-sided", method="asymptotic")
+        m = by_arm[arm]
+        assert close(m["p_value"], ref.pvalue) and close(m["statistic"], ref.statistic)
+        assert m["n"] == {"v1": 240, arm: len(b)}
 
 
 def test_two_proportions_with_holm_secondaries_match_statsmodels(make_experiment, upload, analyse):

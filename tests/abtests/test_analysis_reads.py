@@ -1,5 +1,6 @@
-"""An analysis reads the events table once (twice for rank tests): counts, missing values, SRM
-and progress come from the same aggregate as the test. benchmarks/abtests_analysis.py times it."""
+"""An analysis reads the events table once (twice for the signed-rank test): counts, missing
+values, SRM and progress come from the same aggregate as the test, and so do Mann–Whitney's
+ranks. benchmarks/abtests_analysis.py times it."""
 
 import re
 
@@ -20,7 +21,9 @@ def event_reads(queries) -> list[str]:
     return [q["sql"] for q in queries if table.search(q["sql"])]
 
 
-@pytest.mark.parametrize(("test", "reads"), [("welch_t", 1), ("mann_whitney_u", 2), ("paired_t", 1), ("mcnemar", 1)])
+@pytest.mark.parametrize(("test", "reads"), [
+    ("welch_t", 1), ("mann_whitney_u", 1), ("paired_t", 1), ("mcnemar", 1), ("wilcoxon_signed_rank", 2),
+])
 def test_analysis_reads_the_events_once(make_experiment, upload, analyse, test, reads):
     rng = np.random.default_rng(5)
     exp = make_experiment(test)
