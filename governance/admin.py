@@ -3,7 +3,7 @@ permissions and write the audit trail, so these pages are read-only."""
 
 from django.contrib import admin
 
-from core.roles import Role, has_role
+from core.admin import ReadOnlyAdmin
 
 from .models import (
     Classification,
@@ -15,25 +15,6 @@ from .models import (
     ScoringScheme,
     SignOff,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_view_permission(self, request, obj=None):
-        # Risk officers, auditors and admins look governance records up; the roles are groups,
-        # not Django model permissions.
-        return request.user.is_staff and has_role(request.user, Role.RISK_OFFICER, Role.AUDITOR, Role.ADMIN)
-
-    def has_module_permission(self, request):
-        return self.has_view_permission(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ScoringScheme)

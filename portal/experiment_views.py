@@ -9,7 +9,6 @@ decide. A refusal shows `ServiceError.message` and its `fields` next to the inpu
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.forms.utils import pretty_name
@@ -25,18 +24,9 @@ from audit.models import AuditEvent
 from core.errors import InvalidInput, ServiceError
 from registry.models import ModelVersion, RegisteredModel, Stage
 
+from .paging import page_of, querystring_without_page
+
 E = Experiment
-PAGE_SIZE = 50
-
-
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _querystring_without_page(request) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    return params.urlencode()
 
 
 def _with_units(queryset):
@@ -210,7 +200,7 @@ def experiments(request):
         queryset = queryset.filter(status=filters["status"])
     if filters["kind"] in E.Kind.values:
         queryset = queryset.filter(kind=filters["kind"])
-    page = _page(request, queryset)
+    page = page_of(request, queryset)
     for exp in page:
         exp.percent = _percent(exp.units, exp.total_n)
     context = {
@@ -219,7 +209,7 @@ def experiments(request):
         "filters": filters,
         "statuses": E.Status.choices,
         "kinds": E.Kind.choices,
-        "querystring": _querystring_without_page(request),
+        "querystring": querystring_without_page(request),
     }
     return render(request, "portal/experiments/list.html", context)
 

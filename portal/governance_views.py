@@ -8,7 +8,6 @@ refusal's `ServiceError.message` (and its `fields` next to the inputs they conce
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,7 +23,8 @@ from governance.gates import all_gates
 from governance.models import Classification, Policy, PromotionRequest, Review, SignOff
 from registry.models import ModelVersion, UseCase
 
-PAGE_SIZE = 50
+from .paging import page_of
+
 # Rows of sign-off history on a model page; older ones are in the audit trail and model cards.
 HISTORY_LIMIT = 50
 
@@ -423,7 +423,7 @@ def policy_intervals_edit(request):
 @login_required
 def policy_versions(request):
     versions = Policy.objects.select_related("created_by").order_by("-number")
-    page = Paginator(versions, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, versions)
     numbers = [p.number for p in page]
     context = {
         "section": "policies",
@@ -525,7 +525,7 @@ def reviews(request):
     queryset = Review.objects.filter(status=Review.Status.OPEN).select_related("version__model").order_by("due_date", "pk")
     context = {
         "section": "reviews",
-        "page": Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page")),
+        "page": page_of(request, queryset),
         "querystring": "",
         "today": timezone.localdate(),
         "can_review": access.can_review(request.user),

@@ -17,7 +17,6 @@ and on a page, `{% include "portal/_job.html" with job=latest_job %}` to show th
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -38,8 +37,7 @@ from registry.services import model_version_artifact_check_enqueue
 
 from .experiment_views import running_experiments
 from .governance_views import model_signoff_history, overdue_reviews_count
-
-PAGE_SIZE = 50
+from .paging import page_of, querystring_without_page
 
 # The use case's current risk tier: its newest classification, override first.
 _current_tier = Classification.objects.order_by("-created_at", "-pk").annotate(
@@ -51,16 +49,6 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"ok": True})
-
-
-def _page(request, queryset):
-    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-
-
-def _querystring_without_page(request) -> str:
-    params = request.GET.copy()
-    params.pop("page", None)
-    return params.urlencode()
 
 
 @login_required
@@ -127,9 +115,9 @@ def inventory(request):
         models = models.filter(tier=int(filters["tier"]))
     context = {
         "section": "inventory",
-        "page": _page(request, models),
+        "page": page_of(request, models),
         "filters": filters,
-        "querystring": _querystring_without_page(request),
+        "querystring": querystring_without_page(request),
         "stages": Stage.choices,
         "tiers": sorted(TIERS.items()),
         "use_cases": UseCase.objects.order_by("name").only("pk", "name"),
@@ -251,9 +239,9 @@ def datasets(request):
         queryset = queryset.filter(Q(name__icontains=q) | Q(description__icontains=q))
     context = {
         "section": "datasets",
-        "page": _page(request, queryset),
+        "page": page_of(request, queryset),
         "q": q,
-        "querystring": _querystring_without_page(request),
+        "querystring": querystring_without_page(request),
     }
     return render(request, "portal/datasets.html", context)
 
@@ -283,9 +271,9 @@ def use_cases(request):
         queryset = queryset.filter(Q(name__icontains=q) | Q(purpose__icontains=q) | Q(business_unit__icontains=q))
     context = {
         "section": "use_cases",
-        "page": _page(request, queryset),
+        "page": page_of(request, queryset),
         "q": q,
-        "querystring": _querystring_without_page(request),
+        "querystring": querystring_without_page(request),
     }
     return render(request, "portal/use_cases.html", context)
 
@@ -326,8 +314,8 @@ def signoffs(request):
     mine = PromotionRequest.objects.filter(requester=request.user).select_related("version__model").order_by("-created_at", "-pk")
     context = {
         "section": "signoffs",
-        "page": _page(request, _awaiting_signoff(request.user)),
-        "querystring": _querystring_without_page(request),
+        "page": page_of(request, _awaiting_signoff(request.user)),
+        "querystring": querystring_without_page(request),
         "mine": mine[:20],
     }
     return render(request, "portal/signoffs.html", context)
