@@ -15,7 +15,8 @@ from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from .errors import ServiceError
+from .errors import Forbidden, ServiceError
+from .refusals import mark_audited, refusal_record
 
 
 class Pagination(pagination.PageNumberPagination):
@@ -50,8 +51,23 @@ def _body(status_code, code, detail, errors, request):
     }
 
 
+def _audit_refusal(exc, request) -> None:
+    """A write refused before (or outside) an auditing service is recorded here (core.refusals)."""
+    if request is None or request.method in ("GET", "HEAD", "OPTIONS") or getattr(exc, "audited", False):
+        return
+    if isinstance(exc, Forbidden):
+        reason = exc.message
+    elif isinstance(exc, (exceptions.PermissionDenied, DjangoPermissionDenied)):
+        reason = str(getattr(exc, "detail", "") or exc)
+    else:
+        return
+    refusal_record(actor=request.user, attempted=f"{request.method} {request.path}", reason=reason)
+    mark_audited(exc)
+
+
 def exception_handler(exc, context):
     request = context.get("request")
+    _audit_refusal(exc, request)
     if isinstance(exc, ServiceError):
         return Response(
             _body(exc.status_code, exc.code, exc.message, exc.fields, request), status=exc.status_code

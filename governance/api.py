@@ -12,16 +12,18 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import Forbidden, NotFound
-from core.roles import Role, has_role
-from registry.models import ModelVersion, UseCase
+from core.errors import NotFound
+from registry.models import ModelVersion, Proposal, UseCase
+from registry.serializers import ProposalSerializer
 
 from . import defaults, services
-from .models import Policy, PromotionRequest, Review, SignOff
+from .models import GateException, Policy, PromotionRequest, Review, SignOff
 from .serializers import (
     ClassificationInputSerializer,
     ClassificationSerializer,
     CommentSerializer,
+    GateExceptionInputSerializer,
+    GateExceptionSerializer,
     ModelCardTextSerializer,
     PolicyInputSerializer,
     PolicySerializer,
@@ -63,23 +65,28 @@ class ClassificationView(APIView):
             raise NotFound("This use case is not classified yet.")
         return Response(ClassificationSerializer(current).data)
 
-    @extend_schema(request=ClassificationInputSerializer, responses={200: ClassificationSerializer})
+    @extend_schema(request=ClassificationInputSerializer, responses={
+        200: ClassificationSerializer,
+        202: OpenApiResponse(ProposalSerializer, description="A proposal waiting for a risk officer (the owner lowered the tier, or classified it first)"),
+    })
     def put(self, request, pk):
         use_case = self._use_case(pk)
         data = ClassificationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
-        if "override_tier" in fields and not has_role(request.user, Role.RISK_OFFICER, Role.ADMIN):
-            raise Forbidden("Only risk officers may override a computed tier.")
-        result = services.classification_submit(
-            actor=request.user, use_case=use_case, answers=fields["answers"], ethics=fields.get("ethics")
+        # One service, one transaction: an invalid override stores nothing.
+        result = services.classification_set(
+            actor=request.user, use_case=use_case, answers=fields["answers"], ethics=fields.get("ethics"),
+            override_tier=fields.get("override_tier"), override_justification=fields.get("override_justification", ""),
         )
-        if "override_tier" in fields:
-            result = services.classification_override(
-                actor=request.user, use_case=use_case, tier=fields["override_tier"],
-                justification=fields.get("override_justification", ""),
-            )
-        return Response(ClassificationSerializer(result).data)
+        return _result(result, ClassificationSerializer)
+
+
+def _result(result, serializer, body=None):
+    """200 with the changed object, or 202 with the proposal that waits for a risk officer."""
+    if isinstance(result, Proposal):
+        return Response({"proposal": ProposalSerializer(result).data}, status=202)
+    return Response(body(result) if body else serializer(result).data)
 
 
 def _raci_body(raci):
@@ -109,8 +116,78 @@ class RaciView(APIView):
         use_case = get_object_or_404(UseCase, pk=pk)
         data = RaciSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        raci = services.raci_update(actor=request.user, use_case=use_case, **data.validated_data)
-        return Response(_raci_body(raci))
+        return _result(services.raci_update(actor=request.user, use_case=use_case, **data.validated_data), None, _raci_body)
+
+
+class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Changes to governance data (classification, RACI approvers, model moves) waiting for a
+    risk officer other than the proposer. `?status=pending&mine_to_decide=true` lists what the
+    caller may decide."""
+
+    serializer_class = ProposalSerializer
+    filterset_fields = ["status", "kind", "use_case"]
+    ordering_fields = ["created_at"]
+
+    def get_queryset(self):
+        if self.request.query_params.get("mine_to_decide") == "true":
+            return services.proposals_pending(user=self.request.user)
+        return Proposal.objects.select_related("use_case", "model", "target_use_case", "proposed_by", "decided_by").order_by("-created_at", "-pk")
+
+    def _detail(self, proposal):
+        return Response(ProposalSerializer(Proposal.objects.select_related(
+            "use_case", "model", "target_use_case", "proposed_by", "decided_by").get(pk=proposal.pk)).data)
+
+    @extend_schema(request=CommentSerializer, responses={200: ProposalSerializer})
+    @action(detail=True, methods=["post"])
+    def confirm(self, request, pk=None):
+        data = CommentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._detail(services.proposal_confirm(actor=request.user, proposal=self.get_object(), comment=data.validated_data["comment"]))
+
+    @extend_schema(request=CommentSerializer, responses={200: ProposalSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        data = CommentSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._detail(services.proposal_reject(actor=request.user, proposal=self.get_object(), comment=data.validated_data["comment"]))
+
+    @extend_schema(request=None, responses={200: ProposalSerializer})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        return self._detail(services.proposal_withdraw(actor=request.user, proposal=self.get_object()))
+
+
+class GateExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Risk officers' time-limited exceptions to one gate for one version or use case."""
+
+    serializer_class = GateExceptionSerializer
+    filterset_fields = ["gate", "version", "use_case"]
+    ordering_fields = ["granted_at", "expires_at"]
+
+    def get_queryset(self):
+        return GateException.objects.select_related("version__model", "use_case", "granted_by", "revoked_by").order_by("-granted_at", "-pk")
+
+    @extend_schema(request=GateExceptionInputSerializer, responses={201: GateExceptionSerializer})
+    def create(self, request):
+        data = GateExceptionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        version = None
+        if fields.get("model"):
+            version = ModelVersion.objects.select_related("model__use_case").filter(
+                model__name=fields.pop("model"), number=fields.pop("version", None)).first()
+            if version is None:
+                raise NotFound("No such model version.", fields={"version": ["Unknown model version."]})
+        fields.pop("model", None)
+        fields.pop("version", None)
+        exception = services.gate_exception_grant(actor=request.user, version=version, **fields)
+        return Response(GateExceptionSerializer(self.get_queryset().get(pk=exception.pk)).data, status=201)
+
+    @extend_schema(request=None, responses={200: GateExceptionSerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        exception = services.gate_exception_revoke(actor=request.user, exception=self.get_object())
+        return Response(GateExceptionSerializer(self.get_queryset().get(pk=exception.pk)).data)
 
 
 class PolicyView(APIView):

@@ -1,7 +1,6 @@
 """The gates governance itself can check. Registered on import (from GovernanceConfig.ready()).
 
-`approvals` is evaluated by the workflow (it needs the RACI and the sign-offs), so its check here
-only reports counts computed by `services.approval_counts`.
+`approvals` reports the slots `governance.approvals` fills (one person, one slot).
 """
 
 from .gates import GateResult, register_gate
@@ -10,14 +9,14 @@ from .gates import GateResult, register_gate
 @register_gate("approvals", label="Approvals")
 def approvals(*, version, promotion, params) -> GateResult:
     """N approvals from role R (`any`, a Steward role, or `accountable` = the RACI Accountable)."""
-    from .services import approval_count
+    from .approvals import SLOT_LABELS, SLOT_LABELS_PLURAL, filled_counts
 
-    need = int(params.get("count", 1))
     role = params.get("role", "any")
     if promotion is None:
-        return GateResult(False, f"{need} approval(s) from {role} needed.")
-    got = approval_count(promotion=promotion, role=role)
-    return GateResult(got >= need, f"{got} of {need} approval(s) from {role.replace('_', ' ')}.", data={"human": True})
+        return GateResult(False, f"Approvals from {SLOT_LABELS_PLURAL.get(role, role)} needed.")
+    got, need = filled_counts(promotion).get(role, (0, int(params.get("count", 1))))
+    who = SLOT_LABELS.get(role, role) if need == 1 else SLOT_LABELS_PLURAL.get(role, role)
+    return GateResult(got >= need, f"{got} of {need} from {who}.", data={"human": True})
 
 
 @register_gate("code_commit", label="Code commit recorded")

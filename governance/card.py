@@ -85,7 +85,25 @@ def model_card_data(*, version: ModelVersion) -> dict:
             for p in version.promotions.all()
         ],
         "monitoring": monitoring,
+        "exceptions": _exceptions(version),
     }
+
+
+def _exceptions(version) -> list[dict]:
+    """Risk officers' exceptions to a gate for this version or its use case, newest first."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from .models import GateException
+
+    now = timezone.now()
+    found = GateException.objects.filter(Q(version=version) | Q(use_case_id=version.model.use_case_id)).select_related("granted_by")
+    return [
+        {"gate": e.gate, "scope": "this version" if e.version_id else "every version of the use case",
+         "justification": e.justification, "granted_by": e.granted_by.get_username(),
+         "expires_at": e.expires_at.isoformat(), "in_force": e.in_force(now), "revoked": e.revoked_at is not None}
+        for e in found
+    ]
 
 
 def _cell(value) -> str:
@@ -148,5 +166,11 @@ def model_card_markdown(card: dict) -> str:
             lapsed = " — lapsed" if s["lapsed"] else ""
             comment = f": {s['comment']}" if s["comment"] else ""
             lines.append(f"  - {s['decision']} by {s['approver']} at {s['at'][:16]}{lapsed}{comment}")
+    lines += ["", "## Exceptions to gates", ""]
+    lines += [
+        f"- {e['gate']} ({e['scope']}): {e['justification']} — granted by {e['granted_by']} until {e['expires_at'][:16]}"
+        f"{'' if e['in_force'] else (' (revoked)' if e['revoked'] else ' (expired)')}"
+        for e in card.get("exceptions", [])
+    ] or ["_None._"]
     lines += ["", "## Monitoring", "", f"{card['monitoring']['status']}: {card['monitoring']['detail']}", ""]
     return "\n".join(lines)

@@ -98,6 +98,9 @@ CONSIDERATIONS = {
 
 GOVERNED_STAGES = ["qa", "preproduction", "production"]
 
+# Days a sign-off may take per tier, when the policy version sets no `signoff_due_days`.
+SIGNOFF_DUE_DAYS = {"1": 10, "2": 7, "3": 5, "4": 3}
+
 
 def _m(text, gate=None, stages=None, **params):
     measure = {"text": text}

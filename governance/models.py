@@ -36,6 +36,8 @@ class Classification(models.Model):
     override_justification = models.TextField(blank=True)
     overridden_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The risk officer who confirmed the owner's proposal (empty when a risk officer made it).
+    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -166,6 +168,8 @@ class Review(models.Model):
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="reviews")
     due_date = models.DateField()
+    # Why it was opened when not by the calendar (e.g. "evidence changed: dataset accounts@1").
+    reason = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN, db_index=True)
     note = models.TextField(blank=True)
     completed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -195,3 +199,34 @@ class ModelCardText(models.Model):
 
     def __str__(self):
         return f"Card text of {self.version}"
+
+
+class GateException(models.Model):
+    """A risk officer's time-limited, justified exception to one gate, for one model version or
+    for every version of one use case. A gate with an exception in force counts as met, with the
+    exception shown on the checklist and the model card; it lapses on its own at `expires_at`."""
+
+    gate = models.CharField(max_length=60)
+    version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="gate_exceptions")
+    use_case = models.ForeignKey(UseCase, null=True, blank=True, on_delete=models.CASCADE, related_name="gate_exceptions")
+    justification = models.TextField()
+    expires_at = models.DateTimeField()
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField(auto_now_add=True)
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-granted_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(version__isnull=False, use_case__isnull=True) | models.Q(version__isnull=True, use_case__isnull=False),
+                name="gate_exception_one_scope",
+            )
+        ]
+
+    def __str__(self):
+        return f"Exception to {self.gate} for {self.version or self.use_case} until {self.expires_at:%Y-%m-%d}"
+
+    def in_force(self, now) -> bool:
+        return self.revoked_at is None and self.expires_at > now

@@ -8,7 +8,6 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db.models import Q
 
 from core.roles import Role
 
@@ -16,18 +15,31 @@ logger = logging.getLogger(__name__)
 
 
 def approver_candidates(promotion) -> list:
-    """People the policy (by role) or the RACI (A/R of the move's task) names, minus the
-    requester and the version's creator who may never approve."""
-    from . import defaults
-    from .services import _measures, raci_for
+    """People who could fill one of the move's open approval slots (governance.approvals)."""
+    from .approvals import approver_candidates as candidates
 
-    roles = {m["params"].get("role", "any") for m in _measures(promotion) if m["gate"] == "approvals"}
-    if "any" in roles:
-        roles |= {Role.DATA_SCIENTIST, Role.RISK_OFFICER}
-    raci = raci_for(use_case=promotion.version.model.use_case)
-    ids = raci.people_for(defaults.STAGE_TASK[promotion.target_stage], {"A", "R"})
-    users = get_user_model().objects.filter(Q(groups__name__in=roles) | Q(pk__in=ids), is_active=True).distinct()
-    return [u for u in users.exclude(pk__in=[promotion.requester_id, promotion.version.created_by_id])]
+    return candidates(promotion)
+
+
+def proposal_created(*, proposal_id: int) -> None:
+    """Tell the risk officers who may decide it that a governance change waits for them."""
+    from registry.models import Proposal
+
+    from .services import proposals_pending
+
+    proposal = Proposal.objects.select_related("use_case", "model", "proposed_by").get(pk=proposal_id)
+    base = settings.STEWARD_BASE_URL.rstrip("/")
+    url = f"{base}/governance/proposals/{proposal.pk}/"
+    risk_officers = get_user_model().objects.filter(groups__name=Role.RISK_OFFICER, is_active=True).distinct()
+    recipients = [u.email for u in risk_officers if u.email and proposals_pending(user=u).filter(pk=proposal.pk).exists()]
+    if recipients:
+        subject = f"[Steward] To confirm: {proposal.summary} ({proposal.use_case.name})"
+        body = (f"{proposal.proposed_by.get_username()} proposes: {proposal.summary} for "
+                f"{proposal.model or proposal.use_case}. Until a risk officer confirms, nothing changes.\n\n{url}\n")
+        try:
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+        except Exception:  # noqa: BLE001 - the proposal stands; the mail is a courtesy
+            logger.exception("could not mail risk officers about proposal %s", proposal.pk)
 
 
 def promotion_links(promotion) -> tuple[str, str]:

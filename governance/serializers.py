@@ -1,6 +1,8 @@
 from rest_framework import serializers
 
-from .models import Classification, Policy, PromotionRequest, Review, SignOff
+from registry.models import UseCase
+
+from .models import Classification, GateException, Policy, PromotionRequest, Review, SignOff
 
 
 class ClassificationInputSerializer(serializers.Serializer):
@@ -15,12 +17,13 @@ class ClassificationSerializer(serializers.ModelSerializer):
     scheme = serializers.IntegerField(source="scheme.number", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     overridden_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    confirmed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = Classification
         fields = [
             "id", "tier", "computed_tier", "score", "drivers", "answers", "ethics", "override_tier",
-            "override_justification", "overridden_by", "scheme", "created_by", "created_at",
+            "override_justification", "overridden_by", "scheme", "created_by", "confirmed_by", "created_at",
         ]
 
 
@@ -64,6 +67,21 @@ class SignOffSerializer(serializers.ModelSerializer):
         fields = ["approver", "decision", "comment", "sha256", "policy_version", "approver_roles", "lapsed_at", "created_at"]
 
 
+class SlotSerializer(serializers.Serializer):
+    """One approval the move needs: the role, who filled it, who could (governance.approvals.slots)."""
+
+    role = serializers.CharField()
+    label = serializers.CharField()
+    filled_by = serializers.SerializerMethodField()
+    candidates = serializers.SerializerMethodField()
+
+    def get_filled_by(self, slot) -> str | None:
+        return slot.filled_by.get_username() if slot.filled_by else None
+
+    def get_candidates(self, slot) -> list[str]:
+        return [u.get_username() for u in slot.candidates]
+
+
 class ChecklistItemSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
@@ -72,6 +90,7 @@ class ChecklistItemSerializer(serializers.Serializer):
     evidence_url = serializers.CharField()
     consideration = serializers.CharField()
     params = serializers.DictField()
+    exception = serializers.DictField(allow_null=True)
 
 
 class PromotionSerializer(serializers.ModelSerializer):
@@ -81,14 +100,22 @@ class PromotionSerializer(serializers.ModelSerializer):
     policy_version = serializers.IntegerField(source="policy.number", read_only=True)
     signoffs = SignOffSerializer(many=True, read_only=True)
     checklist = serializers.SerializerMethodField()
+    slots = serializers.SerializerMethodField()
 
     class Meta:
         model = PromotionRequest
         fields = [
             "id", "model", "version", "from_stage", "target_stage", "status", "requester", "tier",
-            "policy_version", "sha256", "lineage_fingerprint", "reason", "signoffs", "checklist",
+            "policy_version", "sha256", "lineage_fingerprint", "reason", "signoffs", "checklist", "slots",
             "created_at", "decided_at",
         ]
+
+    def get_slots(self, obj) -> list[dict]:
+        if not self.context.get("with_checklist", True):
+            return []
+        from .approvals import slots
+
+        return SlotSerializer(slots(obj, with_candidates=obj.status in PromotionRequest.ACTIVE), many=True).data
 
     def get_checklist(self, obj) -> list[dict]:
         if not self.context.get("with_checklist", True):
@@ -118,3 +145,30 @@ class ModelCardTextSerializer(serializers.Serializer):
     intended_use = serializers.CharField(required=False, allow_blank=True)
     limitations = serializers.CharField(required=False, allow_blank=True)
     bias_report = serializers.JSONField(required=False, help_text="{subpopulation: {metric: number}}")
+
+
+class GateExceptionInputSerializer(serializers.Serializer):
+    gate = serializers.CharField()
+    model = serializers.CharField(required=False, help_text="With `version`: the one model version excepted")
+    version = serializers.IntegerField(required=False, min_value=1)
+    use_case = serializers.PrimaryKeyRelatedField(queryset=UseCase.objects.all(), required=False, help_text="Or every version of a use case")
+    justification = serializers.CharField(allow_blank=True)
+    expires_at = serializers.DateTimeField()
+
+
+class GateExceptionSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="version.model.name", read_only=True, default=None)
+    version_number = serializers.IntegerField(source="version.number", read_only=True, default=None)
+    granted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    revoked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    in_force = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GateException
+        fields = ["id", "gate", "model", "version_number", "version", "use_case", "justification", "expires_at",
+                  "granted_by", "granted_at", "revoked_by", "revoked_at", "in_force"]
+
+    def get_in_force(self, obj) -> bool:
+        from django.utils import timezone
+
+        return obj.in_force(timezone.now())

@@ -11,18 +11,20 @@ from datetime import date, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record, diff
 from core.errors import Conflict, Forbidden, InvalidInput
-from core.roles import Role, has_role, user_roles
-from registry.models import STAGE_ORDER, ModelVersion, Stage, UseCase
+from core.refusals import refusals_audited
+from registry.models import STAGE_ORDER, ModelVersion, Proposal, Stage, UseCase
 from registry.services import model_version_set_stage
 
-from . import access, defaults, scoring
-from .gates import evaluate_gate, get_gate
+from . import access, approvals, defaults, scoring
+from .gates import all_gates, evaluate_gate, get_gate
 from .models import (
     Classification,
+    GateException,
     ModelCardText,
     Policy,
     PromotionRequest,
@@ -34,9 +36,8 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-APPROVAL_ROLES = {"any", "accountable", *Role.values}
-# Steward roles that may approve when a policy says "any".
-APPROVING_ROLES = {Role.DATA_SCIENTIST, Role.RISK_OFFICER, Role.ADMIN}
+# What an approvals measure may ask for (see governance.approvals).
+APPROVAL_ROLES = set(approvals.SLOT_ROLES)
 
 
 # --- selectors -----------------------------------------------------------------------------
@@ -72,16 +73,25 @@ def raci_for(*, use_case: UseCase) -> RaciMatrix:
 
 
 def lineage_fingerprint(version: ModelVersion) -> str:
-    """SHA-256 over what an approval vouches for: artifact, datasets, code."""
+    """SHA-256 over the evidence an approval vouches for: artifact, every lineage link (training
+    and validation datasets with their provenance), code, and the model card's content and bias
+    report. Changing any of it lapses open requests (`evidence_changed`)."""
     datasets = lambda rel: sorted(  # noqa: E731
-        [d.name, d.version, d.sha256, d.source_uri] for d in getattr(version, rel).all()
+        [d.name, d.version, d.sha256, d.source_uri, d.contains_personal_data, d.legal_basis]
+        for d in getattr(version, rel).all()
     )
+    card = ModelCardText.objects.filter(version=version).first()
     content = {
         "sha256": version.sha256,
         "training": datasets("training_datasets"),
         "validation": datasets("validation_datasets"),
         "code_repository": version.code_repository,
         "code_commit": version.code_commit,
+        "card": {
+            "intended_use": card.intended_use if card else "",
+            "limitations": card.limitations if card else "",
+            "bias_report": card.bias_report if card else {},
+        },
     }
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
@@ -101,70 +111,73 @@ def _measures(promotion: PromotionRequest) -> list[dict]:
     return items
 
 
+def promotion_due(promotion: PromotionRequest):
+    """When sign-off is due: the request's time plus its tier's `signoff_due_days` in the
+    request's policy version (defaults.SIGNOFF_DUE_DAYS where the policy sets none)."""
+    days = (promotion.policy.data.get("signoff_due_days") or defaults.SIGNOFF_DUE_DAYS).get(str(promotion.tier))
+    return promotion.created_at + timedelta(days=int(days or defaults.SIGNOFF_DUE_DAYS["4"]))
+
+
+def approval_consequence(*, promotion: PromotionRequest, user) -> str | None:
+    """What `user`'s approval would do beyond recording it: "This approval moves credit-gbm v3
+    to production and archives v2." when it completes every gate; None otherwise."""
+    if promotion.status not in PromotionRequest.ACTIVE or not approvals.completes(promotion, user):
+        return None
+    if not all(item["met"] for item in promotion_checklist(promotion=promotion) if item["key"] != "approvals"):
+        return None
+    version = promotion.version
+    text = f"This approval moves {version.model.name} v{version.number} to {Stage(promotion.target_stage).label.lower()}"
+    if promotion.target_stage == Stage.PRODUCTION:
+        current = ModelVersion.objects.filter(model_id=version.model_id, stage=Stage.PRODUCTION).exclude(pk=version.pk).first()
+        if current:
+            text += f" and archives v{current.number}"
+    return text + "."
+
+
+def measure_text(measure: dict) -> str:
+    """A measure's text, generated from its structured form where it has one (approvals), so
+    the rule and its description cannot disagree."""
+    if measure.get("gate") == "approvals":
+        params = measure.get("params") or {}
+        return approvals.describe(params.get("role", "any"), int(params.get("count", 1)), measure.get("stages"))
+    return measure.get("text", "")
+
+
 def promotion_checklist(*, promotion: PromotionRequest) -> list[dict]:
-    """[{key, label, met, detail, evidence_url, consideration, params}] judged against the
-    promotion's own policy version."""
+    """[{key, label, met, detail, evidence_url, consideration, params, exception}] judged against
+    the promotion's own policy version. A gate with a risk officer's exception in force counts as
+    met and says so; approvals never take exceptions."""
     result = []
+    waived = exceptions_in_force(version=promotion.version)
     for measure in _measures(promotion):
         gate = get_gate(measure["gate"])
         outcome = evaluate_gate(measure["gate"], version=promotion.version, promotion=promotion, params=measure.get("params"))
-        result.append({
+        item = {
             "key": measure["gate"],
-            "label": measure.get("text") or (gate.label if gate else measure["gate"]),
+            "label": measure_text(measure) or (gate.label if gate else measure["gate"]),
             "met": outcome.met,
             "detail": outcome.detail,
             "evidence_url": outcome.evidence_url,
             "consideration": measure["consideration"],
             "params": measure.get("params", {}),
-        })
+            "exception": None,
+        }
+        exception = waived.get(measure["gate"])
+        if exception and not outcome.met and measure["gate"] != "approvals":
+            item["met"] = True
+            item["exception"] = _exception_body(exception)
+            item["detail"] = (
+                f"Not met ({outcome.detail}) — exception granted by {exception.granted_by.get_username()} "
+                f"until {exception.expires_at:%Y-%m-%d %H:%M}: {exception.justification}"
+            )
+        result.append(item)
     return result
-
-
-def approval_count(*, promotion: PromotionRequest, role: str) -> int:
-    return sum(
-        1
-        for s in promotion.signoffs.all()
-        if s.decision == SignOff.Decision.APPROVE and s.lapsed_at is None and (role == "any" or role in s.approver_roles)
-    )
-
-
-def _approver_capacities(promotion: PromotionRequest, user) -> set[str]:
-    """What this person's approval would count for: their Steward roles, and `accountable` /
-    `responsible` when the use case's RACI assigns them that for the move's task."""
-    capacities = set(user_roles(user))
-    raci = raci_for(use_case=promotion.version.model.use_case)
-    task = defaults.STAGE_TASK[promotion.target_stage]
-    if user.pk in raci.people_for(task, {"A"}):
-        capacities.add("accountable")
-    if user.pk in raci.people_for(task, {"R"}):
-        capacities.add("responsible")
-    return capacities
-
-
-def _require_may_sign(promotion: PromotionRequest, user) -> set[str]:
-    """Separation of duties first, then: the RACI or the policy must name this person."""
-    if user.pk == promotion.requester_id:
-        raise Forbidden("You requested this promotion; separation of duties means someone else must sign it off.")
-    if user.pk == promotion.version.created_by_id:
-        raise Forbidden("You created this model version; separation of duties means someone else must sign it off.")
-    capacities = _approver_capacities(promotion, user)
-    named_roles = {m["params"].get("role", "any") for m in _measures(promotion) if m["gate"] == "approvals"}
-    if {"accountable", "responsible"} & capacities:
-        return capacities
-    if "any" in named_roles and capacities & APPROVING_ROLES:
-        return capacities
-    if capacities & named_roles:
-        return capacities
-    task = defaults.RACI_TASKS[defaults.STAGE_TASK[promotion.target_stage]]
-    raise Forbidden(
-        f"Neither the policy (roles: {', '.join(sorted(named_roles))}) nor the RACI of this use case "
-        f"(Accountable/Responsible for '{task}') names you as an approver of this move."
-    )
 
 
 # --- classification and scoring -----------------------------------------------------------
 
 
+@refusals_audited("scoring_scheme.update")
 @transaction.atomic
 def scoring_scheme_update(*, actor, data: dict) -> ScoringScheme:
     """Store a new version of the questionnaire scoring; classifications made before keep theirs."""
@@ -180,13 +193,34 @@ def scoring_scheme_update(*, actor, data: dict) -> ScoringScheme:
     return scheme
 
 
-@transaction.atomic
-def classification_submit(*, actor, use_case: UseCase, answers: dict, ethics: dict | None = None) -> Classification:
-    if not access.can_classify(actor, use_case):
-        raise Forbidden("Only the use case's owner, risk officers and admins classify it.")
-    scheme = scheme_current()
+def _effective_tier(current: Classification | None) -> int:
+    return current.tier if current else 0
+
+
+def _supersede(*, kind: str, use_case: UseCase, model=None) -> None:
+    Proposal.objects.filter(kind=kind, use_case=use_case, model=model, status=Proposal.Status.PENDING).update(
+        status=Proposal.Status.SUPERSEDED, decided_at=timezone.now()
+    )
+
+
+def _propose(*, actor, kind: str, use_case: UseCase, payload: dict, summary: str, model=None, target_use_case=None) -> Proposal:
+    """Store a proposal (superseding a pending one of the same kind), audit it, tell risk officers."""
+    _supersede(kind=kind, use_case=use_case, model=model)
+    proposal = Proposal.objects.create(
+        kind=kind, use_case=use_case, model=model, target_use_case=target_use_case, payload=payload,
+        summary=summary[:500], proposed_by=actor,
+    )
+    audit_record(action="proposal.create", actor=actor, obj=proposal,
+                 changes={"kind": {"before": None, "after": kind}, "summary": {"before": None, "after": proposal.summary},
+                          "payload": {"before": None, "after": payload}})
+    from .notify import proposal_created
+
+    transaction.on_commit(lambda: proposal_created(proposal_id=proposal.pk))
+    return proposal
+
+
+def _validate_classification(scheme, answers, ethics) -> dict:
     errors = {f"answers.{k}": v for k, v in scoring.validate_answers(scheme.data, answers).items()}
-    ethics = ethics or {}
     ethic_keys = {e["key"] for e in scheme.data.get("ethics", [])}
     if not isinstance(ethics, dict):
         errors["ethics"] = ["Must be an object of free-text answers."]
@@ -196,54 +230,132 @@ def classification_submit(*, actor, use_case: UseCase, answers: dict, ethics: di
                 errors[f"ethics.{key}"] = [f"Unknown question; one of {', '.join(sorted(ethic_keys))}."]
             elif not isinstance(value, str):
                 errors[f"ethics.{key}"] = ["Must be text."]
-    if errors:
-        raise InvalidInput("The questionnaire answers are invalid.", fields=errors)
-    result = scoring.compute_tier(scheme.data, answers)
+    return errors
+
+
+def _validate_override(tier, justification) -> dict:
+    errors = {}
+    if tier not in (1, 2, 3, 4):
+        errors["override_tier"] = ["Must be 1, 2, 3 or 4."]
+    if not (justification or "").strip():
+        errors["override_justification"] = ["A written justification is required to override the computed tier."]
+    return errors
+
+
+def _classification_apply(*, use_case, scheme, payload: dict, created_by, confirmed_by=None, action="classification.submit",
+                          audit_actor=None) -> Classification:
+    """Store the classification row (the override standing until a risk officer changes it)."""
     before = classification_current(use_case=use_case)
+    override = payload.get("override_tier")
+    if override:
+        override_fields = {"override_tier": override, "override_justification": payload["override_justification"],
+                           "overridden_by_id": payload["overridden_by"]}
+    elif before and before.override_tier:
+        override_fields = {"override_tier": before.override_tier, "override_justification": before.override_justification,
+                           "overridden_by_id": before.overridden_by_id}
+    else:
+        override_fields = {}
     classification = Classification.objects.create(
-        use_case=use_case, scheme=scheme, answers=answers, ethics=ethics, score=result.score,
-        computed_tier=result.tier, drivers=result.drivers, created_by=actor,
+        use_case=use_case, scheme=scheme, answers=payload["answers"], ethics=payload["ethics"], score=payload["score"],
+        computed_tier=payload["computed_tier"], drivers=payload["drivers"], created_by=created_by,
+        confirmed_by=confirmed_by, **override_fields,
     )
-    audit_record(
-        action="classification.submit", actor=actor, obj=use_case,
-        changes={
-            "tier": {"before": before.tier if before else None, "after": result.tier},
-            "answers": {"before": before.answers if before else None, "after": answers},
-            "ethics": {"before": before.ethics if before else None, "after": ethics},
-            "scheme": {"before": None, "after": scheme.number},
-        },
-    )
+    changes = {
+        "tier": {"before": before.tier if before else None, "after": classification.tier},
+        "computed_tier": {"before": before.computed_tier if before else None, "after": classification.computed_tier},
+        "answers": {"before": before.answers if before else None, "after": classification.answers},
+        "ethics": {"before": before.ethics if before else None, "after": classification.ethics},
+        "scheme": {"before": before.scheme.number if before else None, "after": scheme.number},
+    }
+    if override:
+        changes["override_tier"] = {"before": before.override_tier if before else None, "after": override}
+        changes["justification"] = {"before": before.override_justification if before else None,
+                                    "after": payload["override_justification"]}
+    if confirmed_by:
+        changes["proposed_by"] = {"before": None, "after": created_by.get_username()}
+    audit_record(action=action, actor=audit_actor or created_by, obj=use_case, changes=diff_changes(changes))
     return classification
 
 
+def diff_changes(changes: dict) -> dict:
+    return {k: v for k, v in changes.items() if v["before"] != v["after"]}
+
+
+@refusals_audited("classification.submit")
+@transaction.atomic
+def classification_set(
+    *, actor, use_case: UseCase, answers: dict, ethics: dict | None = None, override_tier: int | None = None,
+    override_justification: str = "",
+) -> Classification | Proposal:
+    """Answer the questionnaire (and, for a risk officer, override the tier) in one transaction:
+    an invalid override stores nothing.
+
+    Four eyes: a risk officer who does not own the use case sets it at once. Anyone else (the
+    owner) proposes; the proposal waits for another risk officer, and the previous
+    classification holds — except a change that makes the tier stricter (or keeps it), which
+    applies at once: it needs no one's protection. A first classification always waits, so an
+    unconfirmed use case cannot be promoted. A risk officer's override stands until a risk
+    officer changes it.
+    """
+    if not access.can_classify(actor, use_case):
+        raise Forbidden("Only the use case's owner, risk officers and admins classify it.")
+    if override_tier is not None:
+        if not access.can_override(actor):
+            raise Forbidden("Only risk officers may override a computed tier.")
+        if use_case.owner_id == actor.pk:
+            raise Forbidden("You own this use case; another risk officer must override its tier.")
+    scheme = scheme_current()
+    ethics = ethics or {}
+    errors = _validate_classification(scheme, answers, ethics)
+    if override_tier is not None:
+        errors.update(_validate_override(override_tier, override_justification))
+    if errors:
+        raise InvalidInput("The classification is invalid; nothing was stored.", fields=errors)
+    UseCase.objects.select_for_update().filter(pk=use_case.pk).first()  # serialise changes of one use case
+    result = scoring.compute_tier(scheme.data, answers)
+    payload = {"answers": answers, "ethics": ethics, "scheme": scheme.number, "score": result.score,
+               "computed_tier": result.tier, "drivers": result.drivers}
+    if override_tier is not None:
+        payload.update(override_tier=override_tier, override_justification=override_justification.strip(),
+                       overridden_by=actor.pk)
+    current = classification_current(use_case=use_case)
+    new_tier = override_tier or (current.override_tier if current and current.override_tier else result.tier)
+    if access.applies_directly(actor, use_case) or (current is not None and new_tier >= current.tier):
+        _supersede(kind=Proposal.Kind.CLASSIFICATION, use_case=use_case)
+        return _classification_apply(
+            use_case=use_case, scheme=scheme, payload=payload, created_by=actor,
+            action="classification.override" if override_tier is not None else "classification.submit",
+        )
+    summary = (f"Classify as tier {new_tier}" if current is None
+               else f"Lower the tier from {current.tier} to {new_tier}")
+    return _propose(actor=actor, kind=Proposal.Kind.CLASSIFICATION, use_case=use_case, payload=payload, summary=summary)
+
+
+def classification_submit(*, actor, use_case: UseCase, answers: dict, ethics: dict | None = None) -> Classification | Proposal:
+    """Answer the questionnaire (see `classification_set`)."""
+    return classification_set(actor=actor, use_case=use_case, answers=answers, ethics=ethics)
+
+
+@refusals_audited("classification.override")
 @transaction.atomic
 def classification_override(*, actor, use_case: UseCase, tier: int, justification: str) -> Classification:
     """A risk officer sets the tier by hand; a new row keeps the computed one and the history."""
     if not access.can_override(actor):
         raise Forbidden("Only risk officers may override a computed tier.")
-    errors = {}
-    if tier not in (1, 2, 3, 4):
-        errors["tier"] = ["Must be 1, 2, 3 or 4."]
-    if not (justification or "").strip():
-        errors["justification"] = ["A written justification is required to override the computed tier."]
+    if use_case.owner_id == actor.pk:
+        raise Forbidden("You own this use case; another risk officer must override its tier.")
+    errors = _validate_override(tier, justification)
     if errors:
-        raise InvalidInput("Invalid override.", fields=errors)
+        raise InvalidInput("Invalid override.", fields={k.replace("override_", ""): v for k, v in errors.items()})
     current = classification_current(use_case=use_case)
     if current is None:
         raise Conflict("Classify the use case with the questionnaire before overriding its tier.")
-    classification = Classification.objects.create(
-        use_case=use_case, scheme=current.scheme, answers=current.answers, ethics=current.ethics,
-        score=current.score, computed_tier=current.computed_tier, drivers=current.drivers,
-        override_tier=tier, override_justification=justification.strip(), overridden_by=actor, created_by=actor,
-    )
-    audit_record(
-        action="classification.override", actor=actor, obj=use_case,
-        changes={
-            "tier": {"before": current.tier, "after": tier},
-            "justification": {"before": current.override_justification or None, "after": justification.strip()},
-        },
-    )
-    return classification
+    payload = {"answers": current.answers, "ethics": current.ethics, "score": current.score,
+               "computed_tier": current.computed_tier, "drivers": current.drivers, "override_tier": tier,
+               "override_justification": justification.strip(), "overridden_by": actor.pk}
+    _supersede(kind=Proposal.Kind.CLASSIFICATION, use_case=use_case)
+    return _classification_apply(use_case=use_case, scheme=current.scheme, payload=payload, created_by=actor,
+                                 action="classification.override")
 
 
 # --- policy --------------------------------------------------------------------------------
@@ -268,8 +380,10 @@ def _validate_policy(data) -> dict:
                 errors[where] = ["Must be a list of measures."]
                 continue
             for measure in measures:
-                if not isinstance(measure, dict) or not isinstance(measure.get("text"), str) or not measure["text"].strip():
-                    errors[where] = ["Each measure needs a 'text'."]
+                if not isinstance(measure, dict) or not isinstance(measure.get("text", ""), str) or (
+                    not measure.get("text", "").strip() and measure.get("gate") != "approvals"
+                ):
+                    errors[where] = ["Each measure needs a 'text' (an approvals measure's is written from its role and count)."]
                 elif "gate" in measure:
                     params = measure.get("params", {})
                     if not isinstance(measure["gate"], str) or not isinstance(params, dict):
@@ -279,17 +393,38 @@ def _validate_policy(data) -> dict:
                     elif measure["gate"] == "approvals" and (
                         params.get("role", "any") not in APPROVAL_ROLES
                         or not isinstance(params.get("count", 1), int)
+                        or isinstance(params.get("count", 1), bool)
                         or params.get("count", 1) < 1
                     ):
-                        errors[where] = [f"Approvals need 'role' in {', '.join(sorted(APPROVAL_ROLES))} and 'count' ≥ 1."]
+                        roles = ", ".join(approvals.SLOT_LABELS[r] for r in approvals.SLOT_ROLES)
+                        errors[where] = [f"An approval comes from one of: {roles}; the count is a whole number of 1 or more."]
+                    elif measure["gate"] == "approvals" and params.get("role") == "accountable" and params.get("count", 1) != 1:
+                        errors[where] = ["A task has one Accountable person: ask for 1 approval from them."]
     intervals = data.get("review_interval_days", {})
     if not isinstance(intervals, dict) or any(
         not isinstance(intervals.get(t), int) or intervals[t] < 1 for t in ("1", "2", "3", "4")
     ):
         errors["review_interval_days"] = ["Days (positive integers) for each tier '1'–'4'."]
+    due = data.get("signoff_due_days")
+    if due is not None and (not isinstance(due, dict) or any(
+        not isinstance(due.get(t), int) or isinstance(due.get(t), bool) or due[t] < 1 for t in ("1", "2", "3", "4")
+    )):
+        errors["signoff_due_days"] = ["Days (positive integers) for each tier '1'–'4' within which sign-off is due."]
     return errors
 
 
+def _with_generated_texts(data: dict) -> dict:
+    """The policy with each structured measure's text generated from its structure."""
+    data = json.loads(json.dumps(data))
+    for rules in data["tiers"].values():
+        for measures in rules.values():
+            for measure in measures:
+                if measure.get("gate") == "approvals":
+                    measure["text"] = measure_text(measure)
+    return data
+
+
+@refusals_audited("policy.update")
 @transaction.atomic
 def policy_update(*, actor, data: dict, comment: str = "") -> Policy:
     """Store the matrix as the next policy version. Open promotions keep the version they were
@@ -299,6 +434,7 @@ def policy_update(*, actor, data: dict, comment: str = "") -> Policy:
     errors = _validate_policy(data)
     if errors:
         raise InvalidInput("The policy is invalid.", fields=errors)
+    data = _with_generated_texts(data)
     last = Policy.objects.select_for_update().order_by("-number").first()
     policy = Policy.objects.create(number=(last.number + 1) if last else 1, data=data, comment=comment[:300], created_by=actor)
     audit_record(action="policy.update", actor=actor, obj=policy,
@@ -343,15 +479,69 @@ def _validate_raci(cells) -> dict:
     return errors
 
 
+def _approver_problems(cells: dict, assignments: dict[str, list[int]]) -> dict:
+    """A RACI may make Accountable or Responsible for a task that approves moves only people
+    whose role may approve (not auditors, not people without a role)."""
+    from django.contrib.auth.models import Group
+
+    approving = set(
+        get_user_model().objects.filter(is_active=True)
+        .filter(Q(groups__in=Group.objects.filter(name__in=approvals.APPROVING_ROLES)) | Q(is_superuser=True))
+        .values_list("pk", flat=True)
+    )
+    names = {}
+    errors = {}
+    for task in set(defaults.STAGE_TASK.values()):
+        for role, value in cells.get(task, {}).items():
+            if not set(value.split("/")) & {"A", "R"}:
+                continue
+            bad = [pk for pk in assignments.get(role, []) if pk not in approving]
+            if bad:
+                if not names:
+                    names = dict(get_user_model().objects.values_list("pk", "username"))
+                who = ", ".join(sorted(names.get(pk, str(pk)) for pk in bad))
+                errors.setdefault(f"assignments.{role}", [
+                    f"{who} may not approve moves (auditor or no role), but this role is "
+                    f"{value} for {defaults.RACI_TASKS[task]}."
+                ])
+    return errors
+
+
+def _approvers_by_task(cells: dict, assignments: dict) -> dict:
+    probe = RaciMatrix(cells=cells, assignments=assignments)
+    return {task: (sorted(probe.people_for(task, {"A", "R"})), sorted(probe.people_for(task, {"A"})))
+            for task in sorted(set(defaults.STAGE_TASK.values()))}
+
+
+def _raci_apply(*, raci: RaciMatrix, cells: dict, assignments: dict, actor, proposer=None) -> RaciMatrix:
+    before = {"cells": raci.cells, "assignments": raci.assignments}
+    raci.cells = cells
+    raci.assignments = assignments
+    raci.updated_by = actor
+    raci.save()
+    changes = diff(before, {"cells": raci.cells, "assignments": raci.assignments})
+    if changes:
+        if proposer is not None:
+            changes["proposed_by"] = {"before": None, "after": proposer.get_username()}
+        audit_record(action="raci.update", actor=actor, obj=raci.use_case, changes=changes)
+    return raci
+
+
+@refusals_audited("raci.update")
 @transaction.atomic
-def raci_update(*, actor, use_case: UseCase, cells: dict | None = None, assignments: dict | None = None) -> RaciMatrix:
-    """Replace the matrix and/or the people per RACI role (`assignments`: {role: [usernames]})."""
+def raci_update(*, actor, use_case: UseCase, cells: dict | None = None, assignments: dict | None = None) -> RaciMatrix | Proposal:
+    """Replace the matrix and/or the people per RACI role (`assignments`: {role: [usernames]}).
+
+    Four eyes: a change of who approves moves (the cells or people of the tasks that approve
+    qa/preproduction, production and archive) made by anyone but a risk officer who does not
+    own the use case is a proposal; the matrix in force holds until a risk officer confirms.
+    Other changes apply at once."""
     if not access.can_edit_raci(actor, use_case):
         raise Forbidden("Only the use case's owner, risk officers and admins edit its RACI.")
+    UseCase.objects.select_for_update().filter(pk=use_case.pk).first()
     raci = raci_for(use_case=use_case)
     if raci.pk:
         raci = RaciMatrix.objects.select_for_update().get(pk=raci.pk)
-    before = {"cells": raci.cells, "assignments": raci.assignments}
     errors = _validate_raci(cells) if cells is not None else {}
     resolved = raci.assignments
     if assignments is not None:
@@ -373,22 +563,190 @@ def raci_update(*, actor, use_case: UseCase, cells: dict | None = None, assignme
                     errors[where] = [f"Unknown user(s): {', '.join(missing)}."]
                 else:
                     resolved[role] = sorted({by_name[n] for n in names})
+    new_cells = cells if cells is not None else raci.cells
+    if not errors:
+        errors = _approver_problems(new_cells, resolved)
     if errors:
         raise InvalidInput("The RACI matrix is invalid.", fields=errors)
-    if cells is not None:
-        raci.cells = cells
-    raci.assignments = resolved
-    raci.updated_by = actor
-    raci.save()
-    changes = diff(before, {"cells": raci.cells, "assignments": raci.assignments})
-    if changes:
-        audit_record(action="raci.update", actor=actor, obj=use_case, changes=changes)
-    return raci
+    approvers_change = _approvers_by_task(raci.cells, raci.assignments) != _approvers_by_task(new_cells, resolved)
+    if approvers_change and not access.applies_directly(actor, use_case):
+        tasks = ", ".join(defaults.RACI_TASKS[t] for t in sorted(set(defaults.STAGE_TASK.values())))
+        return _propose(actor=actor, kind=Proposal.Kind.RACI, use_case=use_case,
+                        payload={"cells": new_cells, "assignments": resolved},
+                        summary=f"Change who approves moves ({tasks})")
+    if approvers_change:
+        _supersede(kind=Proposal.Kind.RACI, use_case=use_case)
+    return _raci_apply(raci=raci, cells=new_cells, assignments=resolved, actor=actor)
+
+
+# --- proposals (four eyes on governance data) ---------------------------------------------------
+
+
+def proposals_pending(*, user=None):
+    """Proposals waiting for a risk officer; for a user, those they may decide (a dashboard's
+    "governance changes to confirm"). Risk officers are told of each by `notify.proposal_created`."""
+    qs = (Proposal.objects.filter(status=Proposal.Status.PENDING)
+          .select_related("use_case__owner", "model__owner", "target_use_case__owner", "proposed_by")
+          .order_by("created_at", "pk"))
+    if user is None:
+        return qs
+    if not access.is_governor(user):
+        return qs.none()
+    return qs.exclude(proposed_by=user).exclude(use_case__owner=user).exclude(model__owner=user).exclude(target_use_case__owner=user)
+
+
+def _lock_proposal(proposal: Proposal) -> Proposal:
+    proposal = (Proposal.objects.select_for_update(of=("self",))
+                .select_related("use_case", "model", "target_use_case", "proposed_by").get(pk=proposal.pk))
+    if proposal.status != Proposal.Status.PENDING:
+        raise Conflict(f"This proposal is {proposal.get_status_display().lower()}; it can no longer be decided.")
+    return proposal
+
+
+@refusals_audited("proposal.confirm")
+@transaction.atomic
+def proposal_confirm(*, actor, proposal: Proposal, comment: str = "") -> Proposal:
+    """A risk officer other than the proposer confirms: the change takes effect now."""
+    if not access.can_decide_proposal(actor, proposal):
+        raise Forbidden("A risk officer other than the proposer, owning none of the use cases or models involved, confirms proposals.")
+    UseCase.objects.select_for_update().filter(pk=proposal.use_case_id).first()
+    proposal = _lock_proposal(proposal)
+    if proposal.kind == Proposal.Kind.CLASSIFICATION:
+        payload = proposal.payload
+        scheme = ScoringScheme.objects.get(number=payload["scheme"])
+        _classification_apply(use_case=proposal.use_case, scheme=scheme, payload=payload, created_by=proposal.proposed_by,
+                              confirmed_by=actor, audit_actor=actor)
+    elif proposal.kind == Proposal.Kind.RACI:
+        raci = raci_for(use_case=proposal.use_case)
+        if raci.pk:
+            raci = RaciMatrix.objects.select_for_update().get(pk=raci.pk)
+        _raci_apply(raci=raci, cells=proposal.payload["cells"], assignments=proposal.payload["assignments"],
+                    actor=actor, proposer=proposal.proposed_by)
+    else:
+        from registry.services import model_move_apply
+
+        model_move_apply(model=proposal.model, use_case=proposal.target_use_case, actor=actor, proposal=proposal)
+    return _decide(proposal, actor, Proposal.Status.CONFIRMED, comment)
+
+
+@refusals_audited("proposal.reject")
+@transaction.atomic
+def proposal_reject(*, actor, proposal: Proposal, comment: str) -> Proposal:
+    if not access.can_decide_proposal(actor, proposal):
+        raise Forbidden("A risk officer other than the proposer, owning none of the use cases or models involved, rejects proposals.")
+    if not (comment or "").strip():
+        raise InvalidInput("Say why you reject.", fields={"comment": ["A comment is required to reject."]})
+    return _decide(_lock_proposal(proposal), actor, Proposal.Status.REJECTED, comment)
+
+
+@refusals_audited("proposal.withdraw")
+@transaction.atomic
+def proposal_withdraw(*, actor, proposal: Proposal) -> Proposal:
+    if not access.can_withdraw_proposal(actor, proposal):
+        raise Forbidden("Only the proposer withdraws a proposal.")
+    return _decide(_lock_proposal(proposal), actor, Proposal.Status.WITHDRAWN, "")
+
+
+def _decide(proposal: Proposal, actor, status: str, comment: str) -> Proposal:
+    proposal.status = status
+    proposal.decided_by = actor
+    proposal.decided_at = timezone.now()
+    proposal.comment = comment
+    proposal.save(update_fields=["status", "decided_by", "decided_at", "comment"])
+    audit_record(action=f"proposal.{status.replace('confirmed', 'confirm').replace('rejected', 'reject').replace('withdrawn', 'withdraw')}",
+                 actor=actor, obj=proposal,
+                 changes={"status": {"before": "pending", "after": status}, "comment": {"before": None, "after": comment},
+                          "proposed_by": {"before": None, "after": proposal.proposed_by.get_username()}})
+    return proposal
+
+
+# --- exceptions to a gate ---------------------------------------------------------------------
+
+
+def _exception_body(exception: GateException) -> dict:
+    return {"id": exception.pk, "gate": exception.gate, "justification": exception.justification,
+            "granted_by": exception.granted_by.get_username(), "expires_at": exception.expires_at.isoformat(),
+            "scope": f"version {exception.version_id}" if exception.version_id else f"use case {exception.use_case_id}"}
+
+
+def exceptions_in_force(*, version: ModelVersion) -> dict[str, GateException]:
+    """{gate: exception} in force for this version (its own, else its use case's)."""
+    now = timezone.now()
+    found = (GateException.objects.filter(Q(version=version) | Q(use_case_id=version.model.use_case_id))
+             .filter(revoked_at__isnull=True, expires_at__gt=now).select_related("granted_by").order_by("-expires_at"))
+    result = {}
+    for exception in found:
+        current = result.get(exception.gate)
+        if current is None or (exception.version_id and not current.version_id):
+            result[exception.gate] = exception
+    return result
+
+
+@refusals_audited("gate_exception.grant")
+@transaction.atomic
+def gate_exception_grant(*, actor, gate: str, justification: str, expires_at, version: ModelVersion | None = None,
+                         use_case: UseCase | None = None) -> GateException:
+    """A risk officer waives one gate for one version (or one use case) until `expires_at`."""
+    if not access.can_grant_exception(actor):
+        raise Forbidden("Only risk officers grant exceptions to a gate.")
+    errors = {}
+    if (version is None) == (use_case is None):
+        errors["scope"] = ["Name one model version or one use case."]
+    if gate == "approvals":
+        errors["gate"] = ["Human sign-off cannot be waived."]
+    elif gate not in all_gates() and gate not in _policy_gates():
+        errors["gate"] = ["Unknown gate."]
+    if not (justification or "").strip():
+        errors["justification"] = ["Say why the gate may be skipped."]
+    now = timezone.now()
+    if expires_at is None or expires_at <= now:
+        errors["expires_at"] = ["Must be in the future."]
+    elif expires_at > now + timedelta(days=MAX_EXCEPTION_DAYS):
+        errors["expires_at"] = [f"At most {MAX_EXCEPTION_DAYS} days ahead; grant a new one when it runs out."]
+    if errors:
+        raise InvalidInput("Invalid exception.", fields=errors)
+    owner_ids = {(version.model.use_case if version else use_case).owner_id}
+    if version is not None:
+        owner_ids |= {version.model.owner_id, version.created_by_id}
+    if actor.pk in owner_ids:
+        raise Forbidden("You own this model or use case; another risk officer must grant its exceptions.")
+    exception = GateException.objects.create(gate=gate, version=version, use_case=use_case, justification=justification.strip(),
+                                             expires_at=expires_at, granted_by=actor)
+    audit_record(action="gate_exception.grant", actor=actor, obj=exception,
+                 changes={"gate": {"before": None, "after": gate},
+                          "scope": {"before": None, "after": str(version or use_case)},
+                          "justification": {"before": None, "after": exception.justification},
+                          "expires_at": {"before": None, "after": expires_at}})
+    return exception
+
+
+@refusals_audited("gate_exception.revoke")
+@transaction.atomic
+def gate_exception_revoke(*, actor, exception: GateException) -> GateException:
+    if not access.can_grant_exception(actor):
+        raise Forbidden("Only risk officers revoke exceptions to a gate.")
+    exception = GateException.objects.select_for_update().get(pk=exception.pk)
+    if exception.revoked_at:
+        raise Conflict("This exception is already revoked.")
+    exception.revoked_at, exception.revoked_by = timezone.now(), actor
+    exception.save(update_fields=["revoked_at", "revoked_by"])
+    audit_record(action="gate_exception.revoke", actor=actor, obj=exception,
+                 changes={"revoked_at": {"before": None, "after": exception.revoked_at}})
+    return exception
+
+
+MAX_EXCEPTION_DAYS = 180
+
+
+def _policy_gates() -> set[str]:
+    return {m.get("gate") for rules in policy_current().data.get("tiers", {}).values()
+            for measures in rules.values() for m in measures if m.get("gate")}
 
 
 # --- promotions and sign-offs ---------------------------------------------------------------
 
 
+@refusals_audited("promotion.request")
 @transaction.atomic
 def promotion_request(*, actor, version: ModelVersion, target_stage: str, reason: str = "") -> PromotionRequest:
     """Ask to move `version` one stage forward (or to archive), judged against the policy in force."""
@@ -410,8 +768,12 @@ def promotion_request(*, actor, version: ModelVersion, target_stage: str, reason
             raise InvalidInput("Invalid target stage.", fields={"target_stage": [message]})
     classification = classification_current(use_case=version.model.use_case)
     if classification is None and target_stage != Stage.ARCHIVED:
-        raise Conflict(f"Classify the use case '{version.model.use_case}' before promoting its models.",
-                       fields={"use_case": ["Not classified yet."]})
+        waiting = Proposal.objects.filter(kind=Proposal.Kind.CLASSIFICATION, use_case=version.model.use_case,
+                                          status=Proposal.Status.PENDING).exists()
+        message = (f"The classification of '{version.model.use_case}' waits for a risk officer's confirmation; "
+                   "its models cannot be promoted until then." if waiting
+                   else f"Classify the use case '{version.model.use_case}' before promoting its models.")
+        raise Conflict(message, fields={"use_case": ["Not confirmed yet." if waiting else "Not classified yet."]})
     if PromotionRequest.objects.filter(version=version, target_stage=target_stage, status__in=PromotionRequest.ACTIVE).exists():
         raise Conflict(f"An open request to move {version} to {target_stage} already exists.")
     promotion = PromotionRequest(
@@ -467,15 +829,17 @@ def _require_unchanged(promotion: PromotionRequest) -> None:
         raise Conflict("The version's artifact or lineage changed since this request was made; request again.")
 
 
+@refusals_audited("signoff.approve")
 @transaction.atomic
 def signoff_approve(*, promotion: PromotionRequest, actor, comment: str = "") -> PromotionRequest:
     """Approve; when every gate of the request's policy version is then met, promote in the same
-    transaction. The promotion row lock serialises concurrent approvals, so only one promotes."""
+    transaction — recorded as the system's action on the approvals' behalf, not the approver's.
+    The promotion row lock serialises concurrent approvals, so only one promotes."""
     promotion = _lock(promotion)
     _require_active(promotion)
-    capacities = _require_may_sign(promotion, actor)
     if promotion.signoffs.filter(approver=actor).exists():
         raise Conflict("You have already signed off this request.")
+    capacities = approvals.require_may_approve(promotion, actor)
     _require_unchanged(promotion)
     SignOff.objects.create(
         promotion=promotion, approver=actor, decision=SignOff.Decision.APPROVE, comment=comment,
@@ -492,7 +856,7 @@ def signoff_approve(*, promotion: PromotionRequest, actor, comment: str = "") ->
     )
     checklist = promotion_checklist(promotion=promotion)
     if all(item["met"] for item in checklist):
-        _promote(promotion, actor)
+        _promote(promotion, None)
     elif all(item["met"] for item in checklist if item["key"] == "approvals") and promotion.status != PromotionRequest.Status.APPROVED:
         promotion.status = PromotionRequest.Status.APPROVED
         promotion.save(update_fields=["status"])
@@ -502,12 +866,13 @@ def signoff_approve(*, promotion: PromotionRequest, actor, comment: str = "") ->
     return promotion
 
 
+@refusals_audited("promotion.complete")
 @transaction.atomic
 def promotion_complete(*, promotion: PromotionRequest, actor) -> PromotionRequest:
     """Promote an approved request whose remaining (non-human) gates are now met."""
     promotion = _lock(promotion)
     _require_active(promotion)
-    if not access.can_request_promotion(actor, promotion.version) and not has_role(actor, Role.RISK_OFFICER):
+    if not access.can_complete(actor, promotion):
         raise Forbidden("Only the model's data scientists or risk officers complete a promotion.")
     _require_unchanged(promotion)
     missing = [i["label"] for i in promotion_checklist(promotion=promotion) if not i["met"]]
@@ -519,7 +884,10 @@ def promotion_complete(*, promotion: PromotionRequest, actor) -> PromotionReques
 
 def _promote(promotion: PromotionRequest, actor) -> None:
     """Change the stage under row locks on all the model's versions: the previous production
-    version is archived first, so the one-production-version constraint always holds."""
+    version is archived first, so the one-production-version constraint always holds.
+
+    `actor` None: the system promotes on the approvals' behalf (the last approval completed
+    the gates); the approvers are named in the evidence."""
     version = promotion.version
     locked = {v.pk: v for v in ModelVersion.objects.select_for_update().select_related("model").filter(model_id=version.model_id).order_by("pk")}
     target = locked[version.pk]
@@ -527,7 +895,8 @@ def _promote(promotion: PromotionRequest, actor) -> None:
         raise Conflict(f"{target} is now in {target.stage}, not {promotion.from_stage}; request again.")
     approvers = [s.approver.get_username() for s in promotion.signoffs.select_related("approver")
                  if s.decision == SignOff.Decision.APPROVE and s.lapsed_at is None]
-    evidence = {"promotion": promotion.pk, "approved_by": approvers, "policy_version": promotion.policy.number}
+    evidence = {"promotion": promotion.pk, "approved_by": approvers, "policy_version": promotion.policy.number,
+                "on_behalf_of": "approvals" if actor is None else actor.get_username()}
     if promotion.target_stage == Stage.PRODUCTION:
         for other in locked.values():
             if other.pk != target.pk and other.stage == Stage.PRODUCTION:
@@ -565,11 +934,12 @@ def _close_stale(*, version_ids, actor) -> None:
                               "reason": {"before": None, "after": f"version is now {other.version.stage}"}})
 
 
+@refusals_audited("signoff.reject")
 @transaction.atomic
 def promotion_reject(*, promotion: PromotionRequest, actor, comment: str) -> PromotionRequest:
     promotion = _lock(promotion)
     _require_active(promotion)
-    capacities = _require_may_sign(promotion, actor)
+    capacities = approvals.require_may_reject(promotion, actor)
     if not (comment or "").strip():
         raise InvalidInput("Say why you reject.", fields={"comment": ["A comment is required to reject."]})
     if promotion.signoffs.filter(approver=actor).exists():
@@ -588,6 +958,7 @@ def promotion_reject(*, promotion: PromotionRequest, actor, comment: str) -> Pro
     return promotion
 
 
+@refusals_audited("promotion.withdraw")
 @transaction.atomic
 def promotion_withdraw(*, promotion: PromotionRequest, actor) -> PromotionRequest:
     promotion = _lock(promotion)
@@ -604,8 +975,27 @@ def promotion_withdraw(*, promotion: PromotionRequest, actor) -> PromotionReques
 
 
 @transaction.atomic
+def evidence_changed(*, version: ModelVersion, actor=None, reason: str = "") -> int:
+    """Evidence an approval vouched for changed (artifact, lineage, model card, bias report):
+    open requests lapse, and a version in production is flagged for review (an open review due
+    today, unless one is open already). Returns the number of lapsed requests."""
+    count = promotions_lapse(version=version, actor=actor, reason=reason)
+    if version.stage == Stage.PRODUCTION and not Review.objects.filter(version=version, status=Review.Status.OPEN).exists():
+        try:
+            with transaction.atomic():
+                review = Review.objects.create(version=version, due_date=timezone.localdate(), reason=f"evidence changed: {reason}"[:300])
+        except IntegrityError:
+            return count
+        audit_record(action="review.open", actor=actor, obj=review,
+                     changes={"version": {"before": None, "after": str(version)},
+                              "due_date": {"before": None, "after": review.due_date},
+                              "reason": {"before": None, "after": review.reason}})
+    return count
+
+
+@transaction.atomic
 def promotions_lapse(*, version: ModelVersion, actor=None, reason: str = "") -> int:
-    """The version's artifact or lineage changed: its open requests and their approvals lapse."""
+    """The version's evidence changed: its open requests and their approvals lapse."""
     now = timezone.now()
     count = 0
     for promotion in PromotionRequest.objects.select_for_update().filter(version=version, status__in=PromotionRequest.ACTIVE):
@@ -668,6 +1058,7 @@ def reviews_open_due(*, today: date | None = None) -> list[Review]:
     return opened
 
 
+@refusals_audited("review.complete")
 @transaction.atomic
 def review_complete(*, actor, review: Review, note: str) -> Review:
     if not access.can_review(actor):
@@ -690,15 +1081,15 @@ def review_complete(*, actor, review: Review, note: str) -> Review:
 # --- model card text -----------------------------------------------------------------------
 
 
+@refusals_audited("model_card.update")
 @transaction.atomic
 def model_card_update(
     *, actor, version: ModelVersion, intended_use: str | None = None, limitations: str | None = None,
     bias_report: dict | None = None,
 ) -> ModelCardText:
-    """Edit the free-text sections and the bias report of a version's model card."""
-    from registry import access as registry_access
-
-    if not registry_access.model_can_write(actor, version.model):
+    """Edit the free-text sections and the bias report of a version's model card. They are
+    evidence: a change lapses open requests and flags a production version for review."""
+    if not access.can_edit_model_card(actor, version):
         raise Forbidden("Only the model's data scientists write its model card.")
     if bias_report is not None:
         ok = isinstance(bias_report, dict) and all(
@@ -724,4 +1115,5 @@ def model_card_update(
     changes = diff(before, {f: getattr(text, f) for f in fields})
     if changes:
         audit_record(action="model_card.update", actor=actor, obj=version, changes=changes)
+        evidence_changed(version=version, actor=actor, reason=f"model card changed ({', '.join(sorted(changes))})")
     return text

@@ -23,6 +23,8 @@ router.register("audit/events", AuditEventViewSet, basename="audit-event")
 router.register("policies/versions", governance_api.PolicyVersionViewSet, basename="policy-version")
 router.register("promotions", governance_api.PromotionViewSet, basename="promotion")
 router.register("reviews", governance_api.ReviewViewSet, basename="review")
+router.register("proposals", governance_api.ProposalViewSet, basename="proposal")
+router.register("gate-exceptions", governance_api.GateExceptionViewSet, basename="gate-exception")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),

@@ -5,6 +5,7 @@ Like `views.py`: read with bounded queries, write only through `governance.servi
 refusal's `ServiceError.message` (and its `fields` next to the inputs they concern).
 """
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -16,12 +17,18 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from core.errors import ServiceError
-from governance import access, defaults, scoring
+from governance import access, approvals, defaults, scoring
 from governance import services as governance
 from governance.card import model_card_data
 from governance.gates import all_gates
-from governance.models import Classification, Policy, PromotionRequest, Review, SignOff
-from registry.models import ModelVersion, UseCase
+from governance.models import (
+    Classification,
+    Policy,
+    PromotionRequest,
+    Review,
+    SignOff,
+)
+from registry.models import ModelVersion, Proposal, UseCase
 
 from .paging import page_of
 
@@ -56,7 +63,7 @@ def _labelled_drivers(drivers: list, scheme_data: dict) -> list[dict]:
 def _classification_context(request, use_case, *, answers=None, ethics=None, errors=None, override=None):
     scheme = governance.scheme_current()
     history = list(
-        Classification.objects.filter(use_case=use_case).select_related("created_by", "overridden_by", "scheme")
+        Classification.objects.filter(use_case=use_case).select_related("created_by", "overridden_by", "confirmed_by", "scheme")
         .order_by("-created_at", "-pk")[:20]
     )
     current = history[0] if history else None
@@ -86,7 +93,9 @@ def _classification_context(request, use_case, *, answers=None, ethics=None, err
         "history": history,
         "tiers": sorted(defaults.TIERS.items()),
         "can_classify": access.can_classify(request.user, use_case),
-        "can_override": access.can_override(request.user),
+        "applies_directly": access.applies_directly(request.user, use_case),
+        "can_override": access.can_override(request.user) and use_case.owner_id != request.user.pk,
+        "pending": _pending_for(use_case, Proposal.Kind.CLASSIFICATION),
         "errors": errors,
         "override": override or {},
         "preview": _preview(scheme.data, answers) if answers else None,
@@ -127,7 +136,10 @@ def classification(request, pk):
             messages.error(request, exc.message)
             context = _classification_context(request, use_case, answers=answers, ethics=ethics, errors=exc.fields)
             return render(request, "portal/governance/classification.html", context, status=exc.status_code)
-        messages.success(request, f"Classified: risk tier {result.tier} — {defaults.TIERS[result.tier]}.")
+        if isinstance(result, Proposal):
+            messages.success(request, f"Proposed: {result.summary}. The current classification holds until a risk officer confirms.")
+        else:
+            messages.success(request, f"Classified: risk tier {result.tier} — {defaults.TIERS[result.tier]}.")
         return redirect("portal:classification", pk=use_case.pk)
     return render(request, "portal/governance/classification.html", _classification_context(request, use_case))
 
@@ -159,6 +171,11 @@ def classification_override(request, pk):
         return render(request, "portal/governance/classification.html", context, status=exc.status_code)
     messages.success(request, f"Tier overridden to {tier}; the justification is on file.")
     return redirect("portal:classification", pk=use_case.pk)
+
+
+def _pending_for(use_case, kind):
+    return (Proposal.objects.filter(use_case=use_case, kind=kind, status=Proposal.Status.PENDING)
+            .select_related("proposed_by").order_by("-created_at").first())
 
 
 # --- RACI ----------------------------------------------------------------------------------
@@ -206,6 +223,8 @@ def _raci_context(request, use_case, raci, *, cells=None, assignments=None, erro
         "values": defaults.RACI_VALUES,
         "errors": errors,
         "can_edit": access.can_edit_raci(request.user, use_case),
+        "applies_directly": access.applies_directly(request.user, use_case),
+        "pending": _pending_for(use_case, Proposal.Kind.RACI),
         "other_errors": {k: v for k, v in errors.items() if k == "cells" or (k.startswith("cells.") and k[6:] not in defaults.RACI_TASKS)},
     }
 
@@ -225,12 +244,15 @@ def raci(request, pk):
             role: [n.strip() for n in value.replace(";", ",").split(",") if n.strip()] for role, value in typed.items()
         }
         try:
-            governance.raci_update(actor=request.user, use_case=use_case, cells=cells, assignments=assignments)
+            result = governance.raci_update(actor=request.user, use_case=use_case, cells=cells, assignments=assignments)
         except ServiceError as exc:
             messages.error(request, exc.message)
             context = _raci_context(request, use_case, matrix, cells=cells, assignments=typed, errors=exc.fields)
             return render(request, "portal/governance/raci.html", context, status=exc.status_code)
-        messages.success(request, "RACI matrix saved.")
+        if isinstance(result, Proposal):
+            messages.success(request, "Proposed: who approves moves changes once a risk officer confirms; the matrix in force holds until then.")
+        else:
+            messages.success(request, "RACI matrix saved.")
         return redirect("portal:raci", pk=use_case.pk)
     return render(request, "portal/governance/raci.html", _raci_context(request, use_case, matrix))
 
@@ -242,10 +264,11 @@ def _measure_view(measure: dict) -> dict:
     gate = all_gates().get(measure.get("gate", ""))
     params = measure.get("params", {}) or {}
     return {
-        "text": measure.get("text", ""),
+        "text": governance.measure_text(measure),
         "gate": measure.get("gate", ""),
         "gate_label": gate.label if gate else measure.get("gate", ""),
         "stages": measure.get("stages", defaults.GOVERNED_STAGES) if measure.get("gate") else [],
+        "stage_words": [approvals.STAGE_WORDS.get(s, s) for s in measure.get("stages", defaults.GOVERNED_STAGES)] if measure.get("gate") else [],
         "params": params,
     }
 
@@ -317,10 +340,11 @@ def _measures_from(post, original: list[dict]) -> list[dict]:
     rows = post.get("rows", "")
     for i in range(min(int(rows), 50) if rows.isdigit() else 0):
         text = post.get(f"text-{i}", "").strip()
-        if post.get(f"remove-{i}") or not text:
+        gate = post.get(f"gate-{i}", "")
+        # An approvals measure's text is written from its role and count by the service.
+        if post.get(f"remove-{i}") or not (text or gate == "approvals"):
             continue
         measure = {"text": text}
-        gate = post.get(f"gate-{i}", "")
         if gate:
             before = original[i] if i < len(original) and original[i].get("gate") == gate else {}
             params = dict(before.get("params", {}) or {})
@@ -378,8 +402,8 @@ def policy_cell_edit(request, tier, consideration):
         "consideration_label": defaults.CONSIDERATIONS[consideration],
         "rows": rows,
         "gates": sorted(((k, g.label) for k, g in all_gates().items()), key=lambda g: g[1]),
-        "stages": defaults.GOVERNED_STAGES,
-        "approval_roles": sorted(governance.APPROVAL_ROLES),
+        "stages": [(s, approvals.STAGE_WORDS[s]) for s in defaults.GOVERNED_STAGES],
+        "approval_roles": [(r, approvals.SLOT_LABELS[r]) for r in approvals.SLOT_ROLES],
         "cell_errors": [m for k, v in errors.items() for m in v],
         "comment": comment,
         "can_edit": access.can_edit_policy(request.user),
@@ -437,10 +461,16 @@ def policy_versions(request):
 
 def _measure_text(measure: dict) -> str:
     m = _measure_view(measure)
-    if not m["gate"]:
+    if not m["gate"] or m["gate"] == "approvals":  # an approvals text says role, count and stages
         return m["text"]
-    params = ", ".join(f"{k}={v}" for k, v in sorted(m["params"].items()))
-    return f"{m['text']} [gate {m['gate']}{': ' + params if params else ''}; {', '.join(m['stages'])}]"
+    params = ", ".join(f"{k.replace('_', ' ')}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                       for k, v in sorted(m["params"].items()))
+    return f"{m['text']} [{m['gate_label']}{'; ' + params if params else ''}; on moves to {', '.join(m['stage_words'])}]"
+
+
+def _rules(measures: list[dict]) -> list[dict]:
+    """Measures as rules: an approvals measure's text is derived, so it is not compared."""
+    return [{k: v for k, v in m.items() if not (k == "text" and m.get("gate") == "approvals")} for m in measures]
 
 
 def policy_diff_rows(old: dict, new: dict) -> list[dict]:
@@ -451,7 +481,7 @@ def policy_diff_rows(old: dict, new: dict) -> list[dict]:
         after_tier = new.get("tiers", {}).get(str(t), {})
         for key, label in defaults.CONSIDERATIONS.items():
             before, after = before_tier.get(key, []), after_tier.get(key, [])
-            if before != after:
+            if _rules(before) != _rules(after):
                 old_texts, new_texts = [_measure_text(m) for m in before], [_measure_text(m) for m in after]
                 rows.append({
                     "tier": t, "consideration": label,
@@ -504,6 +534,7 @@ def model_card(request, name, number):
         "model": version.model,
         "version": version,
         "card": card,
+        "exception_form": GateExceptionForm() if access.can_grant_exception(request.user) else None,
         "tier_label": defaults.TIERS.get(card["use_case"]["tier"], ""),
         "markdown_url": reverse("api:version-card-md", args=[name, number]),
     }
@@ -547,3 +578,124 @@ def review_complete(request, pk):
         messages.success(request, f"Review of {review.version} recorded.")
     return redirect("portal:reviews")
 
+
+
+# --- proposals: four eyes on governance data -----------------------------------------------------
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("confirm", "Confirm"), ("reject", "Reject")])
+    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Comment (required to reject)")
+
+
+def _proposal_details(proposal) -> list[tuple[str, str]]:
+    """What the proposal would change, in people's words."""
+    payload = proposal.payload
+    if proposal.kind == Proposal.Kind.CLASSIFICATION:
+        current = governance.classification_current(use_case=proposal.use_case)
+        labels = _choice_labels(governance.scheme_current().data)
+        rows = [("Tier now", str(current.tier) if current else "not classified"),
+                ("Tier proposed", str(payload.get("override_tier") or (current.override_tier if current and current.override_tier else payload["computed_tier"])))]
+        for key, answer in payload.get("answers", {}).items():
+            question, answers = labels.get(key, (key, {}))
+            before = current.answers.get(key) if current else None
+            if before != answer:
+                rows.append((question, f"{answers.get(before, before or '—')} → {answers.get(answer, answer)}"))
+        return rows
+    if proposal.kind == Proposal.Kind.RACI:
+        names = dict(get_user_model().objects.values_list("pk", "username"))
+        from governance.models import RaciMatrix
+
+        before = governance.raci_for(use_case=proposal.use_case)
+        after = RaciMatrix(cells=payload["cells"], assignments=payload["assignments"])
+        rows = []
+        for stage, task in defaults.STAGE_TASK.items():
+            old = sorted(names.get(i, str(i)) for i in before.people_for(task, {"A", "R"}))
+            new = sorted(names.get(i, str(i)) for i in after.people_for(task, {"A", "R"}))
+            if old != new:
+                rows.append((f"Who signs moves to {stage} ({defaults.RACI_TASKS[task]})", f"{', '.join(old) or 'nobody'} → {', '.join(new) or 'nobody'}"))
+        return rows
+    return [("Model", proposal.model.name), ("From use case", proposal.use_case.name), ("To use case", proposal.target_use_case.name)]
+
+
+@login_required
+def proposals(request):
+    pending = governance.proposals_pending()
+    context = {
+        "section": "proposals",
+        "page": page_of(request, pending),
+        "querystring": "",
+        "mine_to_decide": {p.pk for p in governance.proposals_pending(user=request.user)},
+        "decided": Proposal.objects.exclude(status=Proposal.Status.PENDING)
+        .select_related("use_case", "model", "proposed_by", "decided_by").order_by("-decided_at", "-pk")[:20],
+    }
+    return render(request, "portal/governance/proposals.html", context)
+
+
+@login_required
+def proposal_detail(request, pk):
+    proposal = get_object_or_404(Proposal.objects.select_related("use_case__owner", "model__owner", "target_use_case__owner",
+                                                                 "proposed_by", "decided_by"), pk=pk)
+    form = DecisionForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            decision, comment = form.cleaned_data["decision"], form.cleaned_data["comment"].strip()
+            try:
+                if decision == "confirm":
+                    governance.proposal_confirm(actor=request.user, proposal=proposal, comment=comment)
+                    messages.success(request, f"Confirmed: {proposal.summary}. It is in force now.")
+                else:
+                    governance.proposal_reject(actor=request.user, proposal=proposal, comment=comment)
+                    messages.success(request, "Rejected; nothing changed.")
+                return redirect("portal:proposal", pk=proposal.pk)
+            except ServiceError as exc:
+                messages.error(request, exc.message)
+                for field, errors in exc.fields.items():
+                    if field in form.fields:
+                        for error in errors:
+                            form.add_error(field, error)
+                status = exc.status_code
+        else:
+            status = 400
+    context = {
+        "section": "proposals",
+        "proposal": proposal,
+        "details": _proposal_details(proposal) if proposal.status == Proposal.Status.PENDING else [],
+        "form": form,
+        "can_decide": proposal.status == Proposal.Status.PENDING and access.can_decide_proposal(request.user, proposal),
+    }
+    return render(request, "portal/governance/proposal.html", context, status=status)
+
+
+# --- exceptions to a gate -------------------------------------------------------------------------
+
+
+class GateExceptionForm(forms.Form):
+    gate = forms.ChoiceField(label="Gate")
+    justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Justification")
+    expires_at = forms.DateTimeField(label="Expires at", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+                                     input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["gate"].choices = sorted(
+            ((k, g.label) for k, g in all_gates().items() if k != "approvals"), key=lambda c: c[1]
+        ) + sorted((k, k) for k in governance._policy_gates() - set(all_gates()))
+
+
+@login_required
+@require_POST
+def gate_exception_grant(request, name, number):
+    version = get_object_or_404(ModelVersion.objects.select_related("model__use_case"), model__name=name, number=number)
+    form = GateExceptionForm(request.POST)
+    if form.is_valid():
+        try:
+            governance.gate_exception_grant(actor=request.user, version=version, **form.cleaned_data)
+        except ServiceError as exc:
+            messages.error(request, exc.message + " " + " ".join(m for v in exc.fields.values() for m in v))
+        else:
+            messages.success(request, f"Exception granted until {form.cleaned_data['expires_at']:%Y-%m-%d %H:%M}.")
+    else:
+        messages.error(request, "The exception is incomplete: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+    return redirect("portal:model-card", name=name, number=number)

@@ -43,6 +43,9 @@ urlpatterns = [
     path("policies/edit/<int:tier>/<str:consideration>/", governance_views.policy_cell_edit, name="policy-cell"),
     path("policies/edit/review-intervals/", governance_views.policy_intervals_edit, name="policy-intervals"),
     path("inventory/<str:name>/v/<int:number>/card/", governance_views.model_card, name="model-card"),
+    path("inventory/<str:name>/v/<int:number>/card/exceptions/", governance_views.gate_exception_grant, name="gate-exception-grant"),
+    path("governance/proposals/", governance_views.proposals, name="proposals"),
+    path("governance/proposals/<int:pk>/", governance_views.proposal_detail, name="proposal"),
     path("reviews/", governance_views.reviews, name="reviews"),
     path("reviews/<int:pk>/complete/", governance_views.review_complete, name="review-complete"),
 ]

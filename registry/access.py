@@ -18,6 +18,12 @@ def use_case_can_write(user, use_case) -> bool:
     )
 
 
+def use_case_can_attach(user, use_case) -> bool:
+    """A model is registered in a use case its registrant owns (or by an admin); attaching one
+    to somebody else's use case is a move a risk officer confirms."""
+    return is_admin(user) or use_case.owner_id == user.pk
+
+
 def model_can_write(user, model) -> bool:
     """Data scientists write models they own or that belong to use cases they own."""
     if is_admin(user):

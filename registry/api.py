@@ -20,6 +20,7 @@ from .serializers import (
     ModelVersionCreateSerializer,
     ModelVersionSerializer,
     ModelVersionUpdateSerializer,
+    ProposalSerializer,
     RegisteredModelSerializer,
     UseCaseSerializer,
 )
@@ -74,6 +75,21 @@ class RegisteredModelViewSet(ServiceModelViewSet, viewsets.ModelViewSet):
     create_service = services.model_create
     update_service = services.model_update
     delete_service = services.model_delete
+
+    @extend_schema(responses={200: RegisteredModelSerializer, 202: OpenApiResponse(
+        description="The model with the other changes applied and `proposal`: moving it to another use case "
+        "waits for a risk officer's confirmation.")})
+    def update(self, request, *args, **kwargs):
+        response = super().update(request, *args, **kwargs)
+        proposal = getattr(self._updated, "pending_proposal", None)
+        if proposal is not None:
+            response.status_code = status.HTTP_202_ACCEPTED
+            response.data = {**response.data, "proposal": ProposalSerializer(proposal).data}
+        return response
+
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        self._updated = serializer.instance
 
     def get_queryset(self):
         return (

@@ -37,6 +37,14 @@ def validate_finite_numbers(value):
     walk(value, "")
 
 
+def validate_metrics(value):
+    """Metrics are {name: finite number}: a string such as "NaN" is no measurement."""
+    validate_finite_numbers(value)
+    bad = [k for k, v in value.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+    if bad:
+        raise ValidationError(f"{', '.join(map(str, bad))}: metrics must be finite numbers.")
+
+
 class Tag(models.Model):
     name = models.SlugField(max_length=50, unique=True)
 
@@ -163,7 +171,7 @@ class ModelVersion(models.Model):
     code_commit = models.CharField(max_length=64, blank=True)
     training_run = models.CharField(max_length=500, blank=True, help_text="Training run id or URI.")
     params = models.JSONField(default=dict, blank=True, validators=[validate_finite_numbers])
-    metrics = models.JSONField(default=dict, blank=True, validators=[validate_finite_numbers])
+    metrics = models.JSONField(default=dict, blank=True, validators=[validate_metrics])
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.DEVELOPMENT, db_index=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     status_checked_at = models.DateTimeField(null=True, blank=True)
@@ -188,3 +196,46 @@ class ModelVersion(models.Model):
     @property
     def has_uploaded_artifact(self) -> bool:
         return bool(self.artifact)
+
+
+class Proposal(models.Model):
+    """A change to governance data that waits for a risk officer other than its proposer.
+
+    Owners propose; until a risk officer confirms, the previous state holds. Kinds: a use case's
+    classification (`payload`: answers, ethics and the computed result), its RACI (`payload`:
+    cells, assignments as user ids) and moving a model to another use case (`model`,
+    `target_use_case`). Governance applies confirmed classification and RACI proposals; the
+    registry applies model moves. A newer proposal of the same kind for the same object
+    supersedes a pending one.
+    """
+
+    class Kind(models.TextChoices):
+        CLASSIFICATION = "classification", "Risk classification"
+        RACI = "raci", "RACI (who approves)"
+        MODEL_MOVE = "model_move", "Move a model to another use case"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a risk officer"
+        CONFIRMED = "confirmed", "Confirmed"
+        REJECTED = "rejected", "Rejected"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        SUPERSEDED = "superseded", "Superseded by a newer proposal"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    use_case = models.ForeignKey(UseCase, on_delete=models.CASCADE, related_name="proposals")
+    model = models.ForeignKey(RegisteredModel, null=True, blank=True, on_delete=models.CASCADE, related_name="proposals")
+    target_use_case = models.ForeignKey(UseCase, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    payload = models.JSONField(default=dict, blank=True)
+    summary = models.CharField(max_length=500)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="proposals")
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of {self.model or self.use_case} (#{self.pk})"

@@ -3,21 +3,37 @@ from rest_framework import serializers
 
 from core.text import render_markdown
 
-from .models import Dataset, ModelVersion, RegisteredModel, UseCase, validate_finite_numbers
+from .models import (
+    Dataset,
+    ModelVersion,
+    Proposal,
+    RegisteredModel,
+    UseCase,
+    validate_finite_numbers,
+    validate_metrics,
+)
 
 
 class FiniteJSONObjectField(serializers.JSONField):
     """A JSON object whose numbers are finite. In multipart forms it arrives JSON-encoded."""
+
+    validator = staticmethod(validate_finite_numbers)
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
         from django.core.exceptions import ValidationError
 
         try:
-            validate_finite_numbers(value)
+            self.validator(value)
         except ValidationError as exc:
             raise serializers.ValidationError(exc.messages) from exc
         return value
+
+
+class MetricsField(FiniteJSONObjectField):
+    """{metric: finite number}; "NaN", "inf" or any string is refused."""
+
+    validator = staticmethod(validate_metrics)
 
 
 class TagListField(serializers.ListField):
@@ -134,7 +150,7 @@ class ModelVersionCreateSerializer(serializers.Serializer):
     training_datasets = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all(), many=True, required=False)
     validation_datasets = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all(), many=True, required=False)
     params = FiniteJSONObjectField(required=False)
-    metrics = FiniteJSONObjectField(required=False)
+    metrics = MetricsField(required=False)
     tags = serializers.ListField(child=serializers.SlugField(max_length=50), required=False)
 
     def validate(self, attrs):
@@ -147,3 +163,21 @@ class ModelVersionCreateSerializer(serializers.Serializer):
 class ModelVersionUpdateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     tags = serializers.ListField(child=serializers.SlugField(max_length=50), required=False)
+
+
+class ProposalSerializer(serializers.ModelSerializer):
+    """A change to governance data waiting for (or decided by) a risk officer."""
+
+    use_case_name = serializers.CharField(source="use_case.name", read_only=True)
+    model = serializers.CharField(source="model.name", read_only=True, allow_null=True, default=None)
+    target_use_case_name = serializers.CharField(source="target_use_case.name", read_only=True, allow_null=True, default=None)
+    proposed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Proposal
+        fields = [
+            "id", "kind", "status", "summary", "use_case", "use_case_name", "model", "target_use_case",
+            "target_use_case_name", "payload", "proposed_by", "created_at", "decided_by", "decided_at", "comment",
+        ]
+        read_only_fields = fields

@@ -10,12 +10,15 @@ from django.utils import timezone
 
 from audit.services import audit_record, diff, snapshot
 from core.errors import Conflict, InvalidInput
+from core.refusals import refusals_audited
 from core.services import job_create, job_enqueue
 
 from . import access
-from .models import Dataset, ModelVersion, RegisteredModel, Tag, UseCase
+from .models import Dataset, ModelVersion, Proposal, RegisteredModel, Tag, UseCase
 
 USE_CASE_FIELDS = ["name", "purpose", "business_unit", "owner_id"]
+# What a dataset's lineage links vouch for; frozen once a version references the dataset.
+DATASET_EVIDENCE_FIELDS = ["name", "version", "source_uri", "owner_id", "sha256", "contains_personal_data", "legal_basis"]
 DATASET_FIELDS = [
     "name", "version", "description", "source_uri", "owner_id", "sha256",
     "contains_personal_data", "legal_basis", "retention_until",
@@ -59,6 +62,7 @@ def _set_tags(obj, names) -> dict:
 # --- use cases -----------------------------------------------------------------------------
 
 
+@refusals_audited("use_case.create")
 @transaction.atomic
 def use_case_create(*, actor, name: str, purpose: str = "", business_unit: str = "", owner=None) -> UseCase:
     access.require(access.use_case_can_create(actor), "Only data scientists, risk officers and admins create use cases.")
@@ -69,6 +73,7 @@ def use_case_create(*, actor, name: str, purpose: str = "", business_unit: str =
     return use_case
 
 
+@refusals_audited("use_case.update")
 @transaction.atomic
 def use_case_update(*, actor, use_case: UseCase, **fields) -> UseCase:
     access.require(access.use_case_can_write(actor, use_case), "You may not change this use case.")
@@ -83,6 +88,7 @@ def use_case_update(*, actor, use_case: UseCase, **fields) -> UseCase:
     return use_case
 
 
+@refusals_audited("use_case.delete")
 @transaction.atomic
 def use_case_delete(*, actor, use_case: UseCase) -> None:
     access.require(access.use_case_can_write(actor, use_case), "You may not delete this use case.")
@@ -95,6 +101,7 @@ def use_case_delete(*, actor, use_case: UseCase) -> None:
 # --- datasets ------------------------------------------------------------------------------
 
 
+@refusals_audited("dataset.create")
 @transaction.atomic
 def dataset_create(*, actor, name: str, version: str, owner=None, **fields) -> Dataset:
     access.require(access.can_register(actor), "Only data scientists and admins register datasets.")
@@ -105,10 +112,18 @@ def dataset_create(*, actor, name: str, version: str, owner=None, **fields) -> D
     return dataset
 
 
+@refusals_audited("dataset.update")
 @transaction.atomic
 def dataset_update(*, actor, dataset: Dataset, **fields) -> Dataset:
     access.require(access.dataset_can_write(actor, dataset), "You may change only datasets you own.")
     before = snapshot(dataset, DATASET_FIELDS)
+    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    frozen = [k for k in fields if k in DATASET_EVIDENCE_FIELDS or f"{k}_id" in DATASET_EVIDENCE_FIELDS]
+    frozen = [k for k in frozen if getattr(dataset, k) != fields[k]]
+    if frozen and (dataset.trained_versions.exists() or dataset.validated_versions.exists()):
+        message = (f"{dataset} is evidence: model versions were trained or validated on it, so it is frozen. "
+                   "Register the changed data as a new dataset version.")
+        raise Conflict(message, fields={k: [message] for k in frozen}, code="dataset_frozen")
     for key, value in fields.items():
         setattr(dataset, key, value)
     _validate(dataset)
@@ -122,13 +137,17 @@ def dataset_update(*, actor, dataset: Dataset, **fields) -> Dataset:
 
 
 def dataset_lineage_changed(*, dataset: Dataset, actor) -> None:
-    """Hook point: versions trained on this dataset changed lineage (governance lapses approvals)."""
+    """Hook point: versions trained or validated on this dataset changed lineage (governance
+    lapses approvals). Unreachable for referenced datasets today (they are frozen); kept so a
+    future privileged correction still lapses what it touches."""
     from .signals import lineage_changed
 
-    for version in dataset.trained_versions.all():
+    versions = {v.pk: v for v in [*dataset.trained_versions.all(), *dataset.validated_versions.all()]}
+    for version in versions.values():
         lineage_changed.send(sender=ModelVersion, version=version, actor=actor, reason=f"dataset {dataset} changed")
 
 
+@refusals_audited("dataset.delete")
 @transaction.atomic
 def dataset_delete(*, actor, dataset: Dataset) -> None:
     access.require(access.dataset_can_write(actor, dataset), "You may delete only datasets you own.")
@@ -141,9 +160,12 @@ def dataset_delete(*, actor, dataset: Dataset) -> None:
 # --- registered models ---------------------------------------------------------------------
 
 
+@refusals_audited("model.create")
 @transaction.atomic
 def model_create(*, actor, name: str, use_case: UseCase, description: str = "", tags=(), owner=None) -> RegisteredModel:
     access.require(access.can_register(actor), "Only data scientists and admins register models.")
+    access.require(access.use_case_can_attach(actor, use_case),
+                   f"'{use_case}' is not your use case: register the model in one of yours, then propose moving it.")
     model = RegisteredModel(name=name, description=description, use_case=use_case, owner=owner or actor)
     _validate(model)
     _save_unique(model, conflict_field="name", message=f"A model named {name!r} already exists.")
@@ -153,9 +175,18 @@ def model_create(*, actor, name: str, use_case: UseCase, description: str = "", 
     return model
 
 
+@refusals_audited("model.update")
 @transaction.atomic
 def model_update(*, actor, model: RegisteredModel, tags=None, **fields) -> RegisteredModel:
+    """Change a model. Moving it to another use case changes the tier it is governed at, so
+    that part is a proposal a risk officer confirms (`model.pending_proposal` is set); the
+    rest applies at once."""
     access.require(access.model_can_write(actor, model), "You may change only models you own or of your use cases.")
+    model.pending_proposal = None
+    target = fields.pop("use_case", None)
+    if target is not None and target.pk != model.use_case_id:
+        model.pending_proposal = _propose_move(actor=actor, model=model, target=target)
+    fields.pop("use_case_id", None)
     before = snapshot(model, MODEL_FIELDS)
     for key, value in fields.items():
         setattr(model, key, value)
@@ -169,6 +200,39 @@ def model_update(*, actor, model: RegisteredModel, tags=None, **fields) -> Regis
     return model
 
 
+def _propose_move(*, actor, model: RegisteredModel, target: UseCase) -> Proposal:
+    from .signals import change_proposed
+
+    Proposal.objects.filter(kind=Proposal.Kind.MODEL_MOVE, model=model, status=Proposal.Status.PENDING).update(
+        status=Proposal.Status.SUPERSEDED, decided_at=timezone.now()
+    )
+    proposal = Proposal.objects.create(
+        kind=Proposal.Kind.MODEL_MOVE, use_case=model.use_case, model=model, target_use_case=target,
+        payload={"use_case": target.pk}, summary=f"Move {model.name} from {model.use_case} to {target}"[:500], proposed_by=actor,
+    )
+    audit_record(action="proposal.create", actor=actor, obj=proposal,
+                 changes={"kind": {"before": None, "after": proposal.kind}, "summary": {"before": None, "after": proposal.summary},
+                          "payload": {"before": None, "after": proposal.payload}})
+    change_proposed.send(sender=Proposal, proposal=proposal)
+    return proposal
+
+
+@transaction.atomic
+def model_move_apply(*, model: RegisteredModel, use_case: UseCase, actor, proposal: Proposal) -> RegisteredModel:
+    """Move a model to another use case once a risk officer confirmed `proposal`. Only
+    governance's `proposal_confirm` calls this (it holds the rule)."""
+    model = RegisteredModel.objects.select_for_update().get(pk=model.pk)
+    before = snapshot(model, MODEL_FIELDS)
+    model.use_case = use_case
+    model.save(update_fields=["use_case", "updated_at"])
+    changes = diff(before, snapshot(model, MODEL_FIELDS))
+    changes["proposal"] = {"before": None, "after": proposal.pk}
+    changes["proposed_by"] = {"before": None, "after": proposal.proposed_by.get_username()}
+    audit_record(action="model.update", actor=actor, obj=model, changes=changes)
+    return model
+
+
+@refusals_audited("model.delete")
 @transaction.atomic
 def model_delete(*, actor, model: RegisteredModel) -> None:
     access.require(access.model_can_write(actor, model), "You may delete only models you own or of your use cases.")
@@ -185,6 +249,7 @@ def model_delete(*, actor, model: RegisteredModel) -> None:
 # --- model versions ------------------------------------------------------------------------
 
 
+@refusals_audited("model_version.register")
 @transaction.atomic
 def model_version_register(
     *,
@@ -261,6 +326,7 @@ def model_version_register(
     return version
 
 
+@refusals_audited("model_version.update")
 @transaction.atomic
 def model_version_update(*, actor, version: ModelVersion, description=None, tags=None) -> ModelVersion:
     """Versions are immutable but for their description and tags."""

@@ -21,7 +21,7 @@ LOW = {
 
 def test_design_to_decision(api, cast, versions, analyse):
     use_case = versions[0].model.use_case
-    gov.classification_submit(actor=cast["dana"], use_case=use_case, answers=LOW)
+    gov.classification_submit(actor=cast["rita"], use_case=use_case, answers=LOW)
     gov.raci_update(actor=cast["rita"], use_case=use_case, assignments={"risk_audit": ["omar"]})
     dana = api("dana")
 

@@ -23,7 +23,7 @@ def challenger(inventory, cast):
     from governance import services as gov
     from registry import services
 
-    gov.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=LOW_RISK)
+    gov.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=LOW_RISK)
     gov.raci_update(actor=cast["rita"], use_case=inventory["use_case"], assignments={"risk_audit": ["omar"]})
     return services.model_version_register(
         actor=cast["dana"], model=inventory["model"], artifact_uri="s3://models/2", sha256=hashlib.sha256(b"2").hexdigest()

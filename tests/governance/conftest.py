@@ -16,8 +16,9 @@ def answers(**changes):
 
 @pytest.fixture
 def tier1(inventory, cast):
-    """The inventory's use case classified tier 1 by dana."""
-    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=answers())
+    """The inventory's use case classified tier 1 by rita (a risk officer's classification of
+    someone else's use case applies at once; dana's own would wait for confirmation)."""
+    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     return inventory
 
 

@@ -16,10 +16,17 @@ def test_questionnaire_lists_questions_choices_and_ethics(api, db):
 def test_classification_put_and_get(api, inventory):
     url = f"/api/v1/use-cases/{inventory['use_case'].pk}/classification/"
     assert api("dana").get(url).status_code == 404
+    # The owner's first classification is a proposal: nothing is classified until a risk officer confirms.
     r = api("dana").put(url, {"answers": answers(availability="realtime"), "ethics": {"transparency": "High"}}, format="json")
-    assert r.status_code == 200, r.json()
-    assert r.json()["tier"] == 4 and r.json()["drivers"][0]["question"] == "availability"
-    assert api("audrey").get(url).json()["tier"] == 4
+    assert r.status_code == 202, r.json()
+    proposal = r.json()["proposal"]
+    assert proposal["status"] == "pending" and proposal["summary"] == "Classify as tier 4"
+    assert api("dana").get(url).status_code == 404
+    r = api("rita").post(f"/api/v1/proposals/{proposal['id']}/confirm/", {"comment": "agreed"}, format="json")
+    assert r.status_code == 200 and r.json()["status"] == "confirmed"
+    body = api("audrey").get(url).json()
+    assert body["tier"] == 4 and body["drivers"][0]["question"] == "availability"
+    assert body["created_by"] == "dana" and body["confirmed_by"] == "rita"
 
 
 def test_classification_bad_answers_are_400_with_fields(api, inventory):
@@ -34,7 +41,7 @@ def test_classification_override_via_api(api, inventory):
     body = {"answers": answers(), "override_tier": 3}
     assert api("dana").put(url, body, format="json").status_code == 403
     r = api("rita").put(url, body, format="json")
-    assert r.status_code == 400 and "justification" in r.json()["errors"]
+    assert r.status_code == 400 and "override_justification" in r.json()["errors"]
     r = api("rita").put(url, {**body, "override_justification": "Regulator asked"}, format="json")
     assert r.status_code == 200 and r.json()["tier"] == 3 and r.json()["computed_tier"] == 1
 
@@ -47,8 +54,13 @@ def test_raci_get_default_and_put(api, inventory):
     cells["deployments"]["production"] = "R"
     r = api("dana").put(url, {"cells": cells}, format="json")
     assert r.status_code == 400 and "cells.deployments" in r.json()["errors"]
+    # risk_audit is Accountable for model acceptance: who approves changes, so the owner proposes.
     r = api("dana").put(url, {"assignments": {"risk_audit": ["rita"]}}, format="json")
-    assert r.status_code == 200 and r.json()["assignments"] == {"risk_audit": ["rita"]}
+    assert r.status_code == 202 and r.json()["proposal"]["kind"] == "raci"
+    assert api("dana").get(url).json()["assignments"] == {}
+    r = api("omar").post(f"/api/v1/proposals/{r.json()['proposal']['id']}/confirm/", {}, format="json")
+    assert r.status_code == 200
+    assert api("dana").get(url).json()["assignments"] == {"risk_audit": ["rita"]}
     assert api("audrey").put(url, {"assignments": {}}, format="json").status_code == 403
 
 
@@ -66,7 +78,7 @@ def test_policy_get_put_and_versions(api, db):
 
 
 def test_promotion_flow_over_http(api, inventory, cast):
-    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=answers())
+    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     r = api("dana").post("/api/v1/promotions/", {"model": "credit-gbm", "version": 1, "target_stage": "qa"}, format="json")
     assert r.status_code == 201, r.json()
     promotion = r.json()
@@ -84,7 +96,7 @@ def test_promotion_flow_over_http(api, inventory, cast):
 
 
 def test_promotion_bad_input(api, inventory, cast):
-    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=answers())
+    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     post = api("dana").post
     r = post("/api/v1/promotions/", {"model": "credit-gbm", "version": 1, "target_stage": "moon"}, format="json")
     assert r.status_code == 400 and "target_stage" in r.json()["errors"]
@@ -99,7 +111,7 @@ def test_promotion_bad_input(api, inventory, cast):
 
 
 def test_withdraw_and_reject_over_http(api, inventory, cast):
-    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=answers())
+    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     p = services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
     assert api("rita").post(f"/api/v1/promotions/{p.pk}/reject/", {}, format="json").status_code == 400
     r = api("dana").post(f"/api/v1/promotions/{p.pk}/withdraw/")
@@ -111,7 +123,7 @@ def test_withdraw_and_reject_over_http(api, inventory, cast):
 
 
 def test_promotion_list_query_count_is_bounded(api, inventory, cast, django_assert_max_num_queries):
-    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=answers())
+    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     p = services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
     services.promotion_withdraw(promotion=p, actor=cast["dana"])
     services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
@@ -124,7 +136,7 @@ def test_promotion_list_query_count_is_bounded(api, inventory, cast, django_asse
 
 
 def test_model_card_json_markdown_and_sections(api, inventory, cast):
-    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=answers())
+    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     p = services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
     services.signoff_approve(promotion=p, actor=cast["rita"], comment="Looks right")
     url = "/api/v1/models/credit-gbm/versions/1/card/"

@@ -40,7 +40,7 @@ def test_unknown_and_missing_answers_are_field_errors():
 def test_submit_stores_classification_with_ethics_and_audits(inventory, cast):
     uc = inventory["use_case"]
     c = services.classification_submit(
-        actor=cast["dana"], use_case=uc, answers=answers(error_impact="legal"),
+        actor=cast["rita"], use_case=uc, answers=answers(error_impact="legal"),
         ethics={"accountability": "The credit committee"},
     )
     assert c.tier == 3 and c.ethics == {"accountability": "The credit committee"}
@@ -91,5 +91,5 @@ def test_scoring_scheme_is_versioned_data(inventory, cast):
         services.scoring_scheme_update(actor=cast["rita"], data={"questions": []})
     v2 = services.scoring_scheme_update(actor=cast["rita"], data=scheme)
     assert v2.number == 2
-    c = services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=answers())
+    c = services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     assert c.tier == 4 and c.scheme == v2

@@ -42,7 +42,7 @@ def _race(calls):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_approvals_promote_exactly_once(inventory, cast):
     dana, version = cast["dana"], inventory["version"]
-    services.classification_submit(actor=dana, use_case=inventory["use_case"], answers=answers())
+    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     p = services.promotion_request(actor=dana, version=version, target_stage="qa")
     approvers = [cast["rita"], cast["omar"], cast["sam"], cast["root"]]
     outcomes = _race([
@@ -58,7 +58,7 @@ def test_concurrent_approvals_promote_exactly_once(inventory, cast):
 @pytest.mark.django_db(transaction=True)
 def test_two_versions_racing_into_production_leave_one(inventory, cast):
     dana, model = cast["dana"], inventory["model"]
-    services.classification_submit(actor=dana, use_case=inventory["use_case"], answers=answers())
+    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     v1 = inventory["version"]
     v2 = registry.model_version_register(actor=dana, model=model, artifact_uri="s3://v2", sha256="2" * 64, code_commit="def")
     requests = []
@@ -82,7 +82,7 @@ def test_concurrent_http_approvals_one_200_rest_409(inventory, cast):
     from core.services import token_create
 
     dana = cast["dana"]
-    services.classification_submit(actor=dana, use_case=inventory["use_case"], answers=answers())
+    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     p = services.promotion_request(actor=dana, version=inventory["version"], target_stage="qa")
     keys = [token_create(user=cast[u], actor=cast[u])[1] for u in ("rita", "omar", "sam")]
     barrier = threading.Barrier(len(keys))

@@ -76,15 +76,21 @@ def test_version_creator_can_never_approve(tier1, cast):
 def test_people_named_by_neither_policy_nor_raci_cannot_approve(tier1, cast, strict_policy):
     strict_policy()
     p = services.promotion_request(actor=cast["dana"], version=tier1["version"], target_stage="qa")
-    for who in ("sam", "audrey", "nobody"):
+    # The policy asks for risk officers: a data scientist fills none of the slots; auditors and
+    # people without a role never sign.
+    with pytest.raises(Forbidden) as exc:
+        services.signoff_approve(promotion=p, actor=cast["sam"])
+    assert exc.value.message == "The approvals still needed are from risk officer; your approval would fill none of them."
+    for who in ("audrey", "nobody"):
         with pytest.raises(Forbidden) as exc:
             services.signoff_approve(promotion=p, actor=cast[who])
-        assert "names you" in exc.value.message
+        assert "does not sign off" in exc.value.message
 
 
 def test_raci_accountable_may_approve_without_policy_role(tier1, cast, strict_policy):
     strict_policy(count=1, role="accountable")
-    services.raci_update(actor=cast["dana"], use_case=tier1["use_case"], assignments={"risk_audit": ["sam"]})
+    # A risk officer (not the owner) changes who approves: it applies at once.
+    services.raci_update(actor=cast["omar"], use_case=tier1["use_case"], assignments={"risk_audit": ["sam"]})
     p = services.promotion_request(actor=cast["dana"], version=tier1["version"], target_stage="qa")
     # rita holds a Steward role but the policy names only the RACI Accountable: her approval does not count.
     with pytest.raises(Forbidden):
@@ -148,7 +154,7 @@ def test_promotion_is_judged_against_policy_in_force_when_requested(tier1, cast,
     services.signoff_approve(promotion=new, actor=cast["rita"])
     tier1["version"].refresh_from_db()
     assert tier1["version"].stage == "qa"
-    assert [i["detail"] for i in services.promotion_checklist(promotion=new)] == ["1 of 2 approval(s) from risk officer."]
+    assert [i["detail"] for i in services.promotion_checklist(promotion=new)] == ["1 of 2 from risk officers."]
 
 
 def test_policy_edits_need_risk_officer_and_valid_data(cast, db):
@@ -192,7 +198,8 @@ def test_lineage_change_lapses_open_approvals(tier1, cast, strict_policy):
     strict_policy(count=2)
     p = services.promotion_request(actor=cast["dana"], version=tier1["version"], target_stage="qa")
     services.signoff_approve(promotion=p, actor=cast["rita"])
-    registry.dataset_update(actor=cast["dana"], dataset=tier1["datasets"][0], sha256="f" * 64)
+    # Datasets are frozen once referenced; the model card is evidence too, and editing it lapses.
+    services.model_card_update(actor=cast["dana"], version=tier1["version"], limitations="Retail only")
     p.refresh_from_db()
     assert p.status == "lapsed"
     assert p.signoffs.get().lapsed_at is not None
@@ -219,8 +226,13 @@ def test_non_human_gates_hold_promotion_until_met(tier1, cast):
     assert missing == ["model_card"]
     with pytest.raises(Conflict):
         services.promotion_complete(promotion=p, actor=cast["dana"])
+    # The card is evidence the approval must cover: writing it lapses this request; a new
+    # request, approved with the card in view, promotes.
     services.model_card_update(actor=cast["dana"], version=version, intended_use="Set limits", limitations="Retail only")
-    services.promotion_complete(promotion=p, actor=cast["dana"])
+    p.refresh_from_db()
+    assert p.status == "lapsed"
+    p = services.promotion_request(actor=cast["dana"], version=version, target_stage="production")
+    services.signoff_approve(promotion=p, actor=cast["rita"])
     version.refresh_from_db()
     assert version.stage == "production"
 
@@ -244,7 +256,10 @@ def test_bias_report_gate_and_uninstalled_gates_stay_unmet(tier1, cast):
     with pytest.raises(InvalidInput):
         services.model_card_update(actor=cast["dana"], version=version, bias_report={"under_25": {}})
     services.model_card_update(actor=cast["dana"], version=version, bias_report={"under_25": {"auc": 0.7}, "over_65": {"auc": 0.75}})
-    services.promotion_complete(promotion=p, actor=cast["dana"])
+    p.refresh_from_db()
+    assert p.status == "lapsed"  # the bias report is evidence: the approval did not see it
+    p = services.promotion_request(actor=cast["dana"], version=version, target_stage="qa")
+    services.signoff_approve(promotion=p, actor=cast["rita"])
     version.refresh_from_db()
     assert version.stage == "qa"
 

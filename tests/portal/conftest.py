@@ -29,8 +29,8 @@ LOW_RISK_ANSWERS = {
 
 @pytest.fixture
 def promotion(inventory, cast):
-    """dana classifies her use case (tier 1) and asks to move credit-gbm v1 to QA, via services."""
+    """rita classifies dana's use case (tier 1) and dana asks to move credit-gbm v1 to QA."""
     from governance import services
 
-    services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
     return services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa", reason="ready")

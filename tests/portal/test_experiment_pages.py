@@ -298,7 +298,7 @@ def test_adopt_opens_a_promotion_and_links_it(browse, cast, make_experiment, dja
     from .conftest import LOW_RISK_ANSWERS
 
     exp = make_experiment()
-    gov.classification_submit(actor=cast["dana"], use_case=exp.model.use_case, answers=LOW_RISK_ANSWERS)
+    gov.classification_submit(actor=cast["rita"], use_case=exp.model.use_case, answers=LOW_RISK_ANSWERS)
     feed(exp, cast)
     analyse(exp, cast, django_capture_on_commit_callbacks)
     response = browse("rita").post(reverse("portal:experiment-decide", args=[exp.pk]),

@@ -31,7 +31,7 @@ def test_use_case_page_links_to_classification_and_raci(browse, inventory):
 def test_questionnaire_classifies_and_shows_the_drivers(browse, inventory):
     uc = inventory["use_case"]
     url = reverse("portal:classification", args=[uc.pk])
-    client = browse("dana")
+    client = browse("rita")  # a risk officer's classification of someone else's use case applies at once
     page = client.get(url).content.decode()
     assert "Applicable regulations" in page and "Who accepts accountability for AI-driven mistakes?" in page
     response = client.post(url, answers_form(HIGH_RISK, accountability="The credit committee"), follow=True)
@@ -50,7 +50,7 @@ def test_unanswered_questions_are_flagged_in_place(browse, inventory):
     response = browse("dana").post(reverse("portal:classification", args=[uc.pk]), answers_form(partial))
     assert response.status_code == 400
     body = response.content.decode()
-    assert "The questionnaire answers are invalid." in body
+    assert "The classification is invalid; nothing was stored." in body
     assert 'id="err-decay"' in body and "Required; one of slow, medium, fast." in body
     assert not Classification.objects.exists()
 
@@ -66,7 +66,7 @@ def test_preview_computes_the_tier_without_saving(browse, inventory):
 
 def test_only_risk_officers_override_and_only_with_justification(browse, inventory, cast):
     uc = inventory["use_case"]
-    governance.classification_submit(actor=cast["dana"], use_case=uc, answers=LOW_RISK_ANSWERS)
+    governance.classification_submit(actor=cast["omar"], use_case=uc, answers=LOW_RISK_ANSWERS)
     url = reverse("portal:classification-override", args=[uc.pk])
     page = browse("dana").get(reverse("portal:classification", args=[uc.pk])).content.decode()
     assert "Only risk officers may override" in page and "Override tier" not in page
@@ -101,7 +101,14 @@ def test_raci_grid_shows_validation_messages_per_task(browse, inventory):
 
     form["cell-model_acceptance-data_scientist"] = "R"
     form["people-risk_audit"] = "rita, omar"
-    response = client.post(url, form, follow=True)
+    # dana owns the use case: changing who approves moves is a proposal; the default holds.
+    body = client.post(url, form, follow=True).content.decode()
+    assert "Proposed: who approves moves changes once a risk officer confirms" in body
+    assert 'id="pending-raci"' in body and not RaciMatrix.objects.exists()
+    # An auditor may not be named where approvals are given.
+    refused = browse("rita").post(url, {**form, "people-risk_audit": "audrey"})
+    assert refused.status_code == 400 and "audrey may not approve moves" in refused.content.decode()
+    response = browse("rita").post(url, form, follow=True)
     body = response.content.decode()
     assert "RACI matrix saved." in body and 'value="omar, rita"' in body
     assert "Move to qa (Model acceptance): omar, rita" in body
@@ -116,7 +123,7 @@ def test_raci_is_read_only_for_outsiders(browse, inventory):
 
 def test_policy_matrix_shows_measures_and_edit_links_for_risk_officers(browse, cast):
     body = browse("rita").get(reverse("portal:policies")).content.decode()
-    assert "Human sign-off" in body and "1 approval(s) from any for production" in body
+    assert "Human sign-off" in body and "1 approval for production" in body and "approval(s)" not in body
     assert reverse("portal:policy-cell", args=[1, "sign_off"]) in body
     assert reverse("portal:policy-cell", args=[1, "sign_off"]) not in browse("dana").get(reverse("portal:policies")).content.decode()
 
@@ -140,19 +147,23 @@ def test_risk_officer_edits_a_cell_and_a_new_version_is_stored(browse, cast):
     url = reverse("portal:policy-cell", args=[1, "sign_off"])
     client = browse("rita")
     assert "Save as new policy version" in client.get(url).content.decode()
-    form = _cell_form(before, 1, "sign_off", **{"text-0": "2 approvals for production", "count-0": "2", "comment": "stricter"})
+    form = _cell_form(before, 1, "sign_off", **{"text-0": "", "count-0": "2", "role-0": "risk_officer", "comment": "stricter"})
     response = client.post(url, form, follow=True)
     assert f"Saved as policy version {before.number + 1}." in response.content.decode()
     after = governance.policy_current()
     assert after.comment == "stricter"
     assert after.data["tiers"]["1"]["sign_off"] == [
-        {"text": "2 approvals for production", "gate": "approvals", "params": {"role": "any", "count": 2}, "stages": ["production"]}
+        {"text": "2 approvals from risk officers for production", "gate": "approvals",
+         "params": {"role": "risk_officer", "count": 2}, "stages": ["production"]}
     ]
-    assert after.data["tiers"]["2"] == before.data["tiers"]["2"]
+    # Other cells keep their rules; their approvals texts are (re)written from the structure.
+    assert after.data["tiers"]["2"] == governance._with_generated_texts(before.data)["tiers"]["2"]
 
     diff = client.get(reverse("portal:policy-diff"), {"from": before.number, "to": after.number}).content.decode()
     assert "1 cell changed" in diff
-    assert "<del>1 approval(s) from any for production" in diff and "<ins>2 approvals for production" in diff
+    assert "<del>1 approval for production" in diff and "<ins>2 approvals from risk officers for production" in diff
+    matrix = client.get(reverse("portal:policies")).content.decode()
+    assert "2 approvals from risk officers for production" in matrix
     versions = client.get(reverse("portal:policy-versions")).content.decode()
     assert f"v{after.number}" in versions and "stricter" in versions
     old = client.get(reverse("portal:policy-version", args=[before.number])).content.decode()
@@ -166,7 +177,7 @@ def test_policy_edit_refusals_are_explained(browse, cast):
     refused = browse("dana").post(url, _cell_form(policy, 1, "sign_off"))
     assert refused.status_code == 403
     invalid = browse("rita").post(url, _cell_form(policy, 1, "sign_off", **{"count-0": "0"}))
-    assert invalid.status_code == 400 and "Approvals need" in invalid.content.decode()
+    assert invalid.status_code == 400 and "the count is a whole number of 1 or more" in invalid.content.decode()
     stale = browse("rita").post(url, _cell_form(policy, 1, "sign_off", base=str(policy.number - 1)))
     assert "The policy changed since you opened this form" in stale.content.decode()
     assert Policy.objects.count() == 1

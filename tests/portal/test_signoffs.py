@@ -21,7 +21,13 @@ def test_risk_officer_approves_and_the_version_moves(browse, promotion, inventor
     client = browse("rita")
     page = client.get(url).content.decode()
     assert "Gate checklist" in page and "Approve" in page
-    response = client.post(url, {"decision": "approve", "comment": "fine"}, follow=True)
+    assert "This approval moves credit-gbm v1 to qa." in page
+    # The approval completes the gates: the page asks to confirm what it moves first.
+    asked = client.post(url, {"decision": "approve", "comment": "fine"})
+    assert asked.status_code == 200 and 'id="confirm-approval"' in asked.content.decode()
+    promotion.refresh_from_db()
+    assert promotion.status == PromotionRequest.Status.OPEN
+    response = client.post(url, {"decision": "approve", "comment": "fine", "confirmed": "yes"}, follow=True)
     assert "Your approval is recorded." in response.content.decode()
     promotion.refresh_from_db()
     inventory["version"].refresh_from_db()
@@ -52,3 +58,56 @@ def test_notification_link_opens_the_promotion_page(cast):
     from django.urls import reverse
 
     assert settings.STEWARD_PROMOTION_PAGE_PATH.format(id=42) == reverse("portal:promotion", args=[42])
+
+
+@pytest.mark.parametrize("who", ["audrey", "nobody"])
+def test_auditor_and_roleless_user_cannot_approve_through_the_portal(browse, promotion, who):
+    """Issue 8 point 1: the portal only checked login; the service now refuses, and the refusal
+    is audited in its own transaction."""
+    from audit.models import AuditEvent
+
+    url = reverse("portal:promotion", args=[promotion.pk])
+    page = browse(who).get(url).content.decode()
+    assert 'value="approve"' not in page and 'value="reject"' not in page
+    response = browse(who).post(url, {"decision": "approve", "comment": "sneaky", "confirmed": "yes"}, follow=True)
+    assert "does not sign off promotions" in response.content.decode()
+    promotion.refresh_from_db()
+    assert promotion.status == PromotionRequest.Status.OPEN and not promotion.signoffs.exists()
+    refused = AuditEvent.objects.get(action="access.refused", actor_username=who)
+    assert refused.changes["attempted"]["after"] == "signoff.approve"
+    assert refused.object_id == str(promotion.pk)
+
+
+def test_page_names_who_fills_each_remaining_slot(browse, promotion, cast):
+    from governance import services
+
+    data = services.policy_current().data
+    data["tiers"]["1"]["sign_off"] = [
+        {"text": "", "gate": "approvals", "params": {"role": "risk_officer", "count": 2}, "stages": ["qa"]},
+    ]
+    services.policy_update(actor=cast["rita"], data=data)
+    services.promotion_withdraw(promotion=promotion, actor=cast["dana"])
+    strict = services.promotion_request(actor=cast["dana"], version=promotion.version, target_stage="qa")
+    services.signoff_approve(promotion=strict, actor=cast["rita"], comment="ok")
+    page = browse("omar").get(reverse("portal:promotion", args=[strict.pk])).content.decode()
+    assert "Filled</span> — risk officer: <strong>rita</strong>" in page
+    assert "Open</span> — risk officer:" in page and "omar" in page
+    assert "This approval moves credit-gbm v1 to qa." in page
+    # sam is a data scientist: the slots ask for risk officers, so he sees no buttons and why.
+    sam = browse("sam").get(reverse("portal:promotion", args=[strict.pk])).content.decode()
+    assert 'value="approve"' not in sam
+    assert "The approvals still needed are from risk officer; your approval would fill none of them." in sam
+    inbox = browse("sam").get(reverse("portal:signoffs")).content.decode()
+    assert f"#{strict.pk}" not in inbox
+    inbox = browse("omar").get(reverse("portal:signoffs")).content.decode()
+    assert f"#{strict.pk}" in inbox and "(0 days)" in inbox
+
+
+def test_inbox_shows_due_date_and_overdue(browse, promotion):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    PromotionRequest.objects.filter(pk=promotion.pk).update(created_at=timezone.now() - timedelta(days=11))
+    inbox = browse("rita").get(reverse("portal:signoffs")).content.decode()
+    assert "(11 days)" in inbox and "(overdue)" in inbox  # tier 1: due within 10 days

@@ -67,9 +67,16 @@ def test_data_scientist_writes_only_own_or_use_case_models(api, cast, inventory)
     response = sam.post("/api/v1/models/credit-gbm/versions/", {"artifact_uri": "s3://x", "sha256": "a" * 64})
     assert response.status_code == 403
     assert sam.patch(f"/api/v1/datasets/{inventory['datasets'][0].pk}/", {"description": "x"}).status_code == 403
+    # sam may not attach a model to dana's use case himself (issue 8, point 2)…
+    response = sam.post("/api/v1/models/", {"name": "sams-model", "use_case": inventory["use_case"].pk})
+    assert response.status_code == 403
+    # …he registers it in his own and proposes the move; a risk officer confirms it.
+    own = sam.post("/api/v1/use-cases/", {"name": "Sam's", "purpose": "x"}).json()
+    assert sam.post("/api/v1/models/", {"name": "sams-model", "use_case": own["id"]}).status_code == 201
+    moved = sam.patch("/api/v1/models/sams-model/", {"use_case": inventory["use_case"].pk})
+    assert moved.status_code == 202 and moved.json()["use_case"] == own["id"]
+    assert api("rita").post(f"/api/v1/proposals/{moved.json()['proposal']['id']}/confirm/", {}).status_code == 200
     # sam owns a model in dana's use case: dana (use case owner) may write it too.
-    model = sam.post("/api/v1/models/", {"name": "sams-model", "use_case": inventory["use_case"].pk})
-    assert model.status_code == 201
     assert api("dana").patch("/api/v1/models/sams-model/", {"description": "reviewed"}).status_code == 200
     assert sam.patch("/api/v1/models/sams-model/", {"tags": ["x"]}).status_code == 200
 
