@@ -574,6 +574,9 @@ def review_complete(request, pk):
         governance.review_complete(actor=request.user, review=review, note=request.POST.get("note", ""))
     except ServiceError as exc:
         messages.error(request, exc.message)
+        response = reviews(request)
+        response.status_code = exc.status_code
+        return response
     else:
         messages.success(request, f"Review of {review.version} recorded.")
     return redirect("portal:reviews")
@@ -694,6 +697,9 @@ def gate_exception_grant(request, name, number):
             governance.gate_exception_grant(actor=request.user, version=version, **form.cleaned_data)
         except ServiceError as exc:
             messages.error(request, exc.message + " " + " ".join(m for v in exc.fields.values() for m in v))
+            response = model_card(request, name, number)
+            response.status_code = exc.status_code
+            return response
         else:
             messages.success(request, f"Exception granted until {form.cleaned_data['expires_at']:%Y-%m-%d %H:%M}.")
     else:

@@ -359,7 +359,7 @@ def promotion_detail(request, pk):
     shown only to people the service would accept. An approval that would promote is confirmed
     first, saying what it moves and archives."""
     promotion = _promotion_or_404(pk)
-    consequence = None
+    consequence, status = None, 200
     if request.method == "POST":
         decision, comment = request.POST.get("decision"), request.POST.get("comment", "").strip()
         try:
@@ -376,8 +376,9 @@ def promotion_detail(request, pk):
             else:
                 return redirect("portal:promotion", pk=promotion.pk)
         except ServiceError as exc:
+            # The page again, with the refusal, answering the refusal's status (403, 409…).
             messages.error(request, exc.message)
-            return redirect("portal:promotion", pk=promotion.pk)
+            promotion, consequence, status = _promotion_or_404(pk), None, exc.status_code
     active = promotion.status in PromotionRequest.ACTIVE
     may_approve, approve_reason, _ = approvals.may_approve(promotion, request.user) if active else (False, "", set())
     may_reject = approvals.may_reject(promotion, request.user)[0] if active else False
@@ -398,7 +399,7 @@ def promotion_detail(request, pk):
         "age_days": (timezone.now() - promotion.created_at).days,
         "consequence": consequence or (governance_services.approval_consequence(promotion=promotion, user=request.user)
                                        if may_approve else None),
-        "confirming": consequence is not None,
+        "confirming": consequence is not None and status == 200,
         "comment": request.POST.get("comment", "") if request.method == "POST" else "",
     }
-    return render(request, "portal/promotion_detail.html", context)
+    return render(request, "portal/promotion_detail.html", context, status=status)
