@@ -69,7 +69,7 @@ def test_risk_officer_classifies_edits_policy_and_approves_to_production(page, l
     page.get_by_role("link", name="diff with v1").click()
     diff = page.locator("#policy-diff")
     expect(diff).to_contain_text("1 cell changed")
-    expect(diff.locator("del")).to_contain_text("1 approval(s) from any for production")
+    expect(diff.locator("del")).to_contain_text("1 approval for production")
     expect(diff.locator("ins")).to_contain_text("2 approvals from risk officers for production")
 
     # dana moves v1 up to preproduction through the API; omar signs those moves.
@@ -82,10 +82,14 @@ def test_risk_officer_classifies_edits_policy_and_approves_to_production(page, l
     # rita gives the second risk-officer approval in the portal; the version goes to production.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
     page.get_by_role("region", name="Awaiting my sign-off").get_by_role("link", name=re.compile("credit-gbm v1")).click()
-    expect(page.get_by_role("table")).to_contain_text("1 of 2 approval(s) from risk officer.")
+    expect(page.get_by_role("table")).to_contain_text("1 of 2 from risk officers.")
     expect(page.locator(".facts")).to_contain_text("version 2")
+    expect(page.locator("#slot-list")).to_contain_text("Filled — risk officer: omar")
     page.get_by_label("Comment").fill("Second pair of eyes: fine")
     page.get_by_role("button", name="Approve").click()
+    # The approval completes the gates: the page says what it moves before it does.
+    expect(page.locator("#confirm-approval")).to_contain_text("This approval moves credit-gbm v1 to production.")
+    page.get_by_role("button", name="Confirm approval").click()
     expect(page.get_by_role("status")).to_contain_text("Your approval is recorded.")
     expect(page.locator("#promotion-status")).to_contain_text("Promoted")
 
@@ -111,8 +115,9 @@ def test_data_scientist_sees_raci_validation_in_place_and_no_policy_editing(page
     page.get_by_label("Model acceptance — Data scientists").select_option("R")
     page.get_by_label("Risk / audit", exact=True).fill("rita")
     page.get_by_role("button", name="Save RACI").click()
-    expect(page.get_by_role("status")).to_contain_text("RACI matrix saved.")
-    expect(page.get_by_role("region", name="Who the RACI names as approvers")).to_contain_text("Move to qa (Model acceptance): rita")
+    # dana owns the use case: who approves moves changes only once a risk officer confirms.
+    expect(page.get_by_role("status")).to_contain_text("Proposed: who approves moves changes once a risk officer confirms")
+    expect(page.locator("#pending-raci")).to_contain_text("Waiting for a risk officer")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Policies").click()
     expect(page.get_by_text("Only risk officers edit the policy.")).to_be_visible()
