@@ -168,6 +168,9 @@ class ModelVersionUpdateSerializer(serializers.Serializer):
 class ProposalSerializer(serializers.ModelSerializer):
     """A change to governance data waiting for (or decided by) a risk officer."""
 
+    # Plain strings (not enums) in the schema: "kind" and "status" name other enums already.
+    kind = serializers.CharField(read_only=True, help_text="classification | raci | model_move")
+    status = serializers.CharField(read_only=True, help_text="pending | confirmed | rejected | withdrawn | superseded")
     use_case_name = serializers.CharField(source="use_case.name", read_only=True)
     model = serializers.CharField(source="model.name", read_only=True, allow_null=True, default=None)
     target_use_case_name = serializers.CharField(source="target_use_case.name", read_only=True, allow_null=True, default=None)

@@ -196,7 +196,8 @@ def routes() -> dict[str, list[str]]:
                 actions = getattr(callback, "actions", None)
                 view_class = getattr(callback, "view_class", None)
                 if actions:
-                    methods = [m.upper() for m in actions]
+                    # DRF adds `head` to a viewset's actions once it has served a GET.
+                    methods = [m.upper() for m in actions if m not in ("head", "options")]
                 elif view_class is not None:
                     methods = [m.upper() for m in ("get", "post", "put", "patch", "delete") if hasattr(view_class, m)]
                 else:
