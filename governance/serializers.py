@@ -41,10 +41,21 @@ class PolicyInputSerializer(serializers.Serializer):
 
 class PolicySerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    data = serializers.SerializerMethodField()
 
     class Meta:
         model = Policy
         fields = ["number", "data", "comment", "created_by", "created_at"]
+
+    def get_data(self, obj) -> dict:
+        """The matrix with each approvals measure's text written from its structure (versions
+        stored before texts were generated read the same as new ones)."""
+        from .services import _with_generated_texts
+
+        try:
+            return _with_generated_texts(obj.data)
+        except (KeyError, AttributeError, TypeError):
+            return obj.data
 
 
 class PromotionInputSerializer(serializers.Serializer):

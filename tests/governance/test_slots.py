@@ -91,3 +91,12 @@ def test_policy_may_not_ask_for_an_auditor_or_several_accountables(cast):
         data["tiers"]["1"]["sign_off"] = [{"text": "", "gate": "approvals", "params": params, "stages": ["qa"]}]
         with pytest.raises(InvalidInput):
             services.policy_update(actor=cast["rita"], data=data)
+
+
+def test_policy_api_reads_generated_texts_for_versions_stored_before(api, db):
+    body = api("dana").get("/api/v1/policies/").json()
+    assert [m["text"] for m in body["data"]["tiers"]["1"]["sign_off"]] == ["1 approval for production"]
+    assert [m["text"] for m in body["data"]["tiers"]["3"]["sign_off"]] == [
+        "1 approval from a risk officer for pre-production, production",
+        "Approval by the Accountable person (RACI) for production",
+    ]
