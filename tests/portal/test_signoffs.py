@@ -111,3 +111,27 @@ def test_inbox_shows_due_date_and_overdue(browse, promotion):
     PromotionRequest.objects.filter(pk=promotion.pk).update(created_at=timezone.now() - timedelta(days=11))
     inbox = browse("rita").get(reverse("portal:signoffs")).content.decode()
     assert "(11 days)" in inbox and "(overdue)" in inbox  # tier 1: due within 10 days
+
+
+def test_inbox_queries_do_not_grow_with_requests(browse, promotion, cast, inventory):
+    """The inbox asks governance.approvals about every row from prefetched data: the number of
+    queries is the same for 1 and for 21 open requests."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from registry import services as registry
+
+    def count():
+        client = browse("rita")
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("portal:signoffs")).status_code == 200
+        return len(ctx.captured_queries)
+
+    before = count()
+    from governance import services
+
+    for i in range(20):
+        v = registry.model_version_register(actor=cast["dana"], model=inventory["model"], artifact_uri=f"s3://{i}", sha256=f"{i:064d}")
+        services.promotion_request(actor=cast["dana"], version=v, target_stage="qa")
+    assert count() == before
+    assert browse("rita").get(reverse("portal:signoffs")).content.decode().count("/promotions/") >= 21
