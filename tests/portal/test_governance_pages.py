@@ -227,3 +227,24 @@ def test_risk_officer_edits_review_intervals(browse, cast):
     diff = browse("rita").get(reverse("portal:policy-diff"), {"from": before.number, "to": before.number + 1}).content.decode()
     assert "Review interval (days)" in diff and "<ins>14</ins>" in diff
     assert browse("dana").post(url, {**form, "base": str(before.number + 1)}).status_code == 403
+
+
+def test_override_tier_has_no_default_and_owner_proposals_show_as_waiting(browse, inventory, cast):
+    uc = inventory["use_case"]
+    governance.classification_submit(actor=cast["omar"], use_case=uc, answers={**LOW_RISK_ANSWERS, "regulation": "sector"})
+    page = browse("rita").get(reverse("portal:classification", args=[uc.pk])).content.decode()
+    assert '<option value="" selected>Choose a tier…</option>' in page
+    assert browse("rita").post(reverse("portal:classification-override", args=[uc.pk]), {"tier": "", "justification": "x"}).status_code == 400
+    # dana lowers the tier: a proposal; the page keeps tier 3 and says what waits.
+    response = browse("dana").post(reverse("portal:classification", args=[uc.pk]), answers_form(LOW_RISK_ANSWERS), follow=True)
+    body = response.content.decode()
+    assert "Proposed: Lower the tier from 3 to 1" in body and 'id="pending-summary"' in body
+    assert governance.classification_current(use_case=uc).tier == 3
+    proposal = governance.proposals_pending().get()
+    url = reverse("portal:proposal", args=[proposal.pk])
+    assert 'value="confirm"' not in browse("dana").get(url).content.decode()
+    assert browse("dana").post(url, {"decision": "confirm"}).status_code == 403
+    assert browse("rita").post(url, {"decision": "reject", "comment": ""}).status_code == 400
+    done = browse("rita").post(url, {"decision": "reject", "comment": "Still sector-regulated"}, follow=True)
+    assert "Rejected; nothing changed." in done.content.decode()
+    assert governance.classification_current(use_case=uc).tier == 3
