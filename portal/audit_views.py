@@ -2,9 +2,10 @@
 filters (model, use case, person, action, period), export of the filtered set, the chain's
 status, and the point-in-time question.
 
-Who reaches it: whoever may view audit events (`audit.view_auditevent`, which the auditor, risk
-officer and administrator groups hold — `core.role_permissions`): the auditor role is enough, no
-"staff status" needed. Export is decided by `audit.exports.audit_export` itself.
+Who reaches it: the roles that read the whole trail (`core.role_permissions.VIEW_ONLY_ROLES`:
+auditors, risk officers, administrators — the same groups that get `audit.view_auditevent`): the
+auditor role is enough, no "staff status" needed. Export is decided by `audit.exports.audit_export`
+itself (the `audit.export_auditevent` permission).
 """
 
 from datetime import datetime, time
@@ -18,22 +19,27 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from audit import selectors as audit_selectors
 from audit.exports import FORMATS, audit_export
 from audit.models import AuditEvent
 from audit.selectors import stage_snapshot
 from audit.services import audit_chain_verify
+from core.role_permissions import VIEW_ONLY_ROLES
+from core.roles import has_role
 from registry.models import RegisteredModel, UseCase
 
 from . import labels
 from .paging import page_of, querystring_without_page
 
-VIEW_PERMISSION = "audit.view_auditevent"
+
+def can_read_trail(user) -> bool:
+    return has_role(user, *VIEW_ONLY_ROLES)
 
 
 def _require_reader(user) -> None:
-    if not user.has_perm(VIEW_PERMISSION):
+    if not can_read_trail(user):
         raise PermissionDenied("The audit console is for auditors, risk officers and administrators.")
 
 
@@ -110,7 +116,7 @@ _STAGE_KEYS = {"stage", "target_stage", "from_stage"}
 
 def _value_html(key: str, value):
     if value is None or value == "":
-        return format_html('<span class="muted">—</span>')
+        return mark_safe('<span class="muted">—</span>')
     if isinstance(value, bool):
         return labels.yes_no(value)
     if key in _STAGE_KEYS and isinstance(value, str):
@@ -119,7 +125,7 @@ def _value_html(key: str, value):
         return labels.lawful_basis_label(value)
     if isinstance(value, list):
         if all(not isinstance(v, (dict, list)) for v in value):
-            return ", ".join(str(v) for v in value) or format_html('<span class="muted">none</span>')
+            return ", ".join(str(v) for v in value) or mark_safe('<span class="muted">none</span>')
         return format_html("<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((_value_html(key, v),) for v in value)))
     if isinstance(value, dict):
         return format_html('<dl class="kv">{}</dl>', format_html_join(
