@@ -73,16 +73,16 @@ def _action_choices():
 class AuditEventFilter(filters.FilterSet):
     model = filters.ModelChoiceFilter(
         queryset=RegisteredModel.objects.order_by("name"), to_field_name="name", method="filter_model",
-        empty_label="Any model",
+        label="Model", empty_label="Any model",
     )
     use_case = filters.ModelChoiceFilter(
         queryset=UseCase.objects.order_by("name"), method="filter_use_case", label="Use case", empty_label="Any use case",
     )
     person = filters.ModelChoiceFilter(
         queryset=get_user_model().objects.order_by("username"), to_field_name="username", method="filter_person",
-        empty_label="Anyone",
+        label="Person", empty_label="Anyone",
     )
-    action = filters.ChoiceFilter(choices=_action_choices, empty_label="Any action")
+    action = filters.ChoiceFilter(choices=_action_choices, label="Action", empty_label="Any action")
     since = filters.DateFilter(field_name="timestamp", lookup_expr="date__gte", label="From",
                                widget=forms.DateInput(attrs={"type": "date"}))
     until = filters.DateFilter(field_name="timestamp", lookup_expr="date__lte", label="To",
