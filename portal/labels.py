@@ -31,6 +31,7 @@ ACTIONS = {
     "auth.login": "Signed in",
     "auth.login_failed": "Failed sign-in",
     "auth.logout": "Signed out",
+    "auth.staff_grant": "Opened the admin console to a role holder",
     "classification.override": "Overrode the risk tier",
     "classification.submit": "Classified a use case",
     "dataset.create": "Registered a dataset",

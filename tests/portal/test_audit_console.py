@@ -30,7 +30,7 @@ def trail(inventory, cast):
 
 
 def test_the_auditor_role_alone_reaches_the_console(browse, cast, trail):
-    assert not cast["audrey"].is_staff
+    type(cast["audrey"]).objects.filter(pk=cast["audrey"].pk).update(is_staff=False)  # the role, not staff status
     page = browse("audrey").get(reverse("portal:audit"))
     assert page.status_code == 200
     body = page.content.decode()
@@ -122,3 +122,24 @@ def test_point_in_time_names_version_approver_and_policy(browse, trail, cast):
 
 def test_point_in_time_rejects_a_bad_date(browse, trail):
     assert browse("audrey").get(reverse("portal:audit-point-in-time"), {"date": "yesterday"}).status_code == 400
+
+
+def test_giving_the_auditor_role_opens_the_admin_console_too(make_user, db):
+    from django.contrib.auth.models import Group
+    from django.test import Client
+
+    ada = make_user("ada")
+    assert not ada.is_staff
+    ada.groups.add(Group.objects.get(name="auditor"))
+    ada.refresh_from_db()
+    assert ada.is_staff
+    client = Client()
+    client.force_login(ada)
+    assert client.get("/admin/audit/auditevent/").status_code == 200
+    assert AuditEvent.objects.filter(action="auth.staff_grant", object_repr="ada").exists()
+    # The other way round, and a data scientist's role grants nothing.
+    bob, dan = make_user("bob"), make_user("dan", "data_scientist")
+    Group.objects.get(name="risk_officer").user_set.add(bob)
+    bob.refresh_from_db()
+    dan.refresh_from_db()
+    assert bob.is_staff and not dan.is_staff
