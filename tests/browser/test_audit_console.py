@@ -40,6 +40,9 @@ def test_auditor_filters_exports_and_asks_what_was_in_qa(page, login, promoted, 
     expect(stage.locator("td.before")).to_have_text("Development")
     expect(stage.locator("td.after")).to_have_text("QA")
 
+    page.set_viewport_size({"width": 1440, "height": 900})  # the list wraps; nothing is cut off
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1440
+
     with page.expect_download() as info:
         page.get_by_role("link", name="CSV").click()
     path = tmp_path / info.value.suggested_filename
