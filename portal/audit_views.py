@@ -136,8 +136,8 @@ def _value_html(key: str, value):
 
 def _flatten(value, prefix=""):
     """{"a": {"b": 1}} → {"a › b": 1}: nested settings compared leaf by leaf."""
-    if isinstance(value, dict) and value:
-        out = {}
+    if isinstance(value, dict):
+        out = {}  # an empty dict has no leaves: what appears in the other side is the change
         for k, v in value.items():
             out.update(_flatten(v, f"{prefix} › {k}" if prefix else str(k)))
         return out

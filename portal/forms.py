@@ -72,7 +72,13 @@ class DatasetChoices(forms.ModelMultipleChoiceField):
 
 
 class VersionForm(forms.Form):
-    artifact = forms.FileField(required=False, help_text="The serialised model. Its SHA-256 is computed as it uploads.")
+    # One of the two is required (the service says so); neither is "optional".
+    either_fields = ("artifact", "artifact_uri", "sha256")
+
+    artifact = forms.FileField(
+        required=False, label="Artifact file",
+        help_text="The serialised model; its SHA-256 is computed as it uploads. Or give an external URI below.",
+    )
     artifact_uri = forms.CharField(
         required=False, max_length=1000, label="…or an external artifact URI",
         help_text="Where the artifact is stored elsewhere; then give its SHA-256.",
