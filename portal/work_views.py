@@ -220,7 +220,7 @@ def experiment_events(request, pk):
     """Upload a batch of events to a running experiment; a rejected batch lists its bad rows."""
     experiment = get_object_or_404(Experiment.objects.select_related("model__use_case"), pk=pk)
     can_upload = abtests_services.can_run(request.user, experiment)
-    form = EventsUploadForm(request.POST or None, request.FILES or None)
+    form = EventsUploadForm(request.POST, request.FILES) if request.method == "POST" else EventsUploadForm()
     row_errors, result = [], None
     if request.method == "POST" and can_upload and form.is_valid():
         upload = form.cleaned_data["file"]
