@@ -34,7 +34,8 @@ def _pages(inventory, promotion):
     return {
         "dana": [*common, reverse("portal:work"), reverse("portal:model-new"), reverse("portal:version-new", args=["credit-gbm"])],
         "rita": common,
-        "audrey": [*common, reverse("portal:audit"), reverse("portal:audit-point-in-time") + "?date=2030-01-01&stage=all"],
+        "audrey": [*common, reverse("portal:audit"), reverse("portal:audit-event", args=[1]),
+                   reverse("portal:audit-point-in-time") + "?date=2030-01-01&stage=all"],
     }
 
 

@@ -144,3 +144,25 @@ def test_giving_the_auditor_role_opens_the_admin_console_too(make_user, db):
     bob.refresh_from_db()
     dan.refresh_from_db()
     assert bob.is_staff and not dan.is_staff
+
+
+def test_console_runs_the_same_queries_at_30_and_300_events(browse, trail, cast):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit.services import audit_record
+
+    client = browse("audrey")
+    url = reverse("portal:audit")
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url, {"person": "dana"}).status_code == 200
+        return len(ctx.captured_queries)
+
+    small = count()
+    for i in range(270):
+        audit_record(action="dataset.update", actor=cast["dana"], object_type="registry.dataset", object_id=str(i),
+                     object_repr=f"ds-{i}", changes={"description": {"before": "", "after": f"v{i}"}})
+    # Session, user, the three pickers (models, use cases, people), the count and the page: none per row.
+    assert count() == small
