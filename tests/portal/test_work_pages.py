@@ -207,3 +207,11 @@ def test_my_work_lists_models_requests_and_experiments(browse, running_experimen
     assert reverse("portal:version-new", args=["credit-gbm"]) in page
     assert reverse("portal:experiment-events", args=[running_experiment.pk]) in page
     assert f'{reverse("portal:signoffs")}#my-requests' in page
+
+
+def test_signed_out_visitors_go_to_the_login_page(client, inventory):
+    for url in (reverse("portal:version-new", args=["credit-gbm"]), reverse("portal:model-new"), reverse("portal:work")):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith(reverse("login")), url
+    response = client.post(reverse("portal:version-new", args=["credit-gbm"]), {"artifact": SimpleUploadedFile("m.bin", b"x")})
+    assert response.status_code == 302 and ModelVersion.objects.filter(model__name="credit-gbm").count() == 1
