@@ -244,4 +244,8 @@ def experiment_events(request, pk):
         "section": "work", "experiment": experiment, "form": form, "can_upload": can_upload,
         "running": experiment.status == Experiment.Status.RUNNING, "row_errors": row_errors, "result": result,
     }
-    return render(request, "portal/experiment_events.html", context, status=400 if (row_errors or form.errors) else 200)
+    if request.method == "POST" and not can_upload:
+        status = 403  # refused: nothing was read or stored
+    else:
+        status = 400 if (row_errors or form.errors) else 200
+    return render(request, "portal/experiment_events.html", context, status=status)

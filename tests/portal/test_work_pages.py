@@ -198,8 +198,8 @@ def test_events_upload_form_hidden_from_those_the_service_refuses(browse, runnin
     page = browse("sam").get(url).content.decode()
     assert "Upload events</button>" not in page
     arm = running_experiment.arms.first().name
-    browse("sam").post(url, {"file": SimpleUploadedFile("e.csv", f"unit_id,arm,value\nu1,{arm},1\n".encode())})
-    assert not running_experiment.events.exists()
+    response = browse("sam").post(url, {"file": SimpleUploadedFile("e.csv", f"unit_id,arm,value\nu1,{arm},1\n".encode())})
+    assert response.status_code == 403 and not running_experiment.events.exists()
 
 
 def test_my_work_lists_models_requests_and_experiments(browse, running_experiment):
