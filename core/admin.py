@@ -34,14 +34,46 @@ class BackgroundJobAdmin(ReadOnlyAdmin):
     search_fields = ["object_id", "message"]
 
 
+# Words Django's default labels get wrong ("Raci matrixs", "Event batchs").
+_ACRONYMS = {"raci": "RACI", "api": "API", "sha256": "SHA-256"}
+
+
+_IRREGULAR = {"matrix": "matrices", "analysis": "analyses"}
+
+
+def _english_plural(name: str) -> str:
+    head, _, last = name.rpartition(" ")
+    if last in _IRREGULAR:
+        return f"{head} {_IRREGULAR[last]}".strip()
+    if name.endswith(("s", "x", "ch", "sh")):
+        return name + "es"
+    if name.endswith("y") and name[-2:-1] not in "aeiou":
+        return name[:-1] + "ies"
+    return name + "s"
+
+
+def admin_readable_labels(model) -> None:
+    """Proper plural and acronyms for a model whose Meta left them to Django's default. Set on
+    `_meta` at start-up, not in Meta: labels only, no migration (the autodetector reads
+    `_meta.original_attrs`)."""
+    meta = model._meta
+    name = " ".join(_ACRONYMS.get(word, word) for word in str(meta.verbose_name).split()).replace("sign off", "sign-off")
+    if "verbose_name" not in meta.original_attrs:
+        meta.verbose_name = name
+    if "verbose_name_plural" not in meta.original_attrs:
+        meta.verbose_name_plural = _english_plural(name)
+
+
 def admin_register_fallbacks(*, site, app_labels) -> None:
     """Register `ReadOnlyAdmin` for every model of `app_labels` that no admin module registered,
-    so auditors see every object. Runs after the admin's autodiscovery (see `CoreConfig.ready`)."""
+    so auditors see every object, and give every model readable labels. Runs after the admin's
+    autodiscovery (see `CoreConfig.ready`)."""
     from django.apps import apps
 
     for label in app_labels:
         if not apps.is_installed(label):
             continue
         for model in apps.get_app_config(label).get_models():
+            admin_readable_labels(model)
             if not site.is_registered(model):
                 site.register(model, ReadOnlyAdmin)

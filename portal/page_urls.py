@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import experiment_views, governance_views, views
+from . import audit_views, experiment_views, governance_views, views, work_views
 
 app_name = "portal"
 
@@ -48,4 +48,17 @@ urlpatterns = [
     path("governance/proposals/<int:pk>/", governance_views.proposal_detail, name="proposal"),
     path("reviews/", governance_views.reviews, name="reviews"),
     path("reviews/<int:pk>/complete/", governance_views.review_complete, name="review-complete"),
+    # Data scientists: register, request the next stage, withdraw, feed experiments (portal/work_views.py).
+    path("my-work/", work_views.work, name="work"),
+    path("models/new/", work_views.model_new, name="model-new"),
+    path("inventory/<str:name>/versions/new/", work_views.version_new, name="version-new"),
+    path("inventory/<str:name>/v/<int:number>/request/", work_views.version_request, name="version-request"),
+    path("promotions/<int:pk>/withdraw/", work_views.promotion_withdraw, name="promotion-withdraw"),
+    path("experiments/<int:pk>/events/", work_views.experiment_events, name="experiment-events"),
+    # The auditors' console (portal/audit_views.py).
+    path("audit/", audit_views.events, name="audit"),
+    path("audit/export/", audit_views.export, name="audit-export"),
+    path("audit/chain/", audit_views.chain, name="audit-chain"),
+    path("audit/events/<int:seq>/", audit_views.event_detail, name="audit-event"),
+    path("audit/point-in-time/", audit_views.point_in_time, name="audit-point-in-time"),
 ]

@@ -29,6 +29,7 @@ from audit.models import AuditEvent
 from core.errors import ServiceError
 from core.models import BackgroundJob
 from core.text import render_markdown
+from governance import access as governance_access
 from governance import approvals
 from governance import services as governance_services
 from governance.defaults import TIERS
@@ -37,6 +38,8 @@ from registry import access
 from registry.models import Dataset, ModelVersion, RegisteredModel, Stage, Tag, UseCase
 from registry.services import model_version_artifact_check_enqueue
 
+from . import labels, work_views
+from .attention import attention_for
 from .experiment_views import running_experiments
 from .governance_views import model_signoff_history, overdue_reviews_count
 from .paging import page_of, querystring_without_page
@@ -75,9 +78,12 @@ def dashboard(request):
             "models": RegisteredModel.objects.count(),
             "versions": sum(by_stage.values()),
         },
-        # actor_username is stored on the event, so no join is needed.
-        "events": AuditEvent.objects.order_by("-seq")[:10],
-        "awaiting": _awaiting_signoff(request.user)[:5],
+        "attention": attention_for(request.user),
+        # Governance events only (no sign-ins or exports); actor_username is on the event, no join.
+        "events": [
+            {"event": event, "label": labels.action_label(event.action)}
+            for event in AuditEvent.objects.filter(action__in=labels.GOVERNANCE_ACTIONS).order_by("-seq")[:10]
+        ],
         "running_experiments": running_experiments(),
         "overdue_reviews": overdue_reviews_count(request.user),
     }
@@ -192,6 +198,13 @@ def _latest_job(version):
 @login_required
 def version_detail(request, name, number):
     version = _version_or_404(name, number)
+    target = work_views.next_stage(version)
+    blocker = work_views.promotion_blocker(user=request.user, version=version, target_stage=target)
+    requests = list(version.promotions.select_related("requester").order_by("-created_at", "-pk")[:10])
+    for promotion in requests:
+        promotion.can_withdraw = promotion.status in PromotionRequest.ACTIVE and governance_access.can_withdraw(
+            request.user, promotion
+        )
     context = {
         "section": "inventory",
         "model": version.model,
@@ -199,6 +212,12 @@ def version_detail(request, name, number):
         "description_html": render_markdown(version.description),
         "job": _latest_job(version),
         "can_write": access.model_can_write(request.user, version.model),
+        "target_stage": target,
+        "blocker": blocker,
+        # The checklist is shown before anyone asks: what the request would be judged by, now.
+        "checklist": work_views.promotion_checklist_preview(version=version, target_stage=target)
+        if target and governance_access.can_request_promotion(request.user, version) else None,
+        "promotions": requests,
     }
     return render(request, "portal/version_detail.html", context)
 

@@ -81,7 +81,7 @@ def test_risk_officer_classifies_edits_policy_and_approves_to_production(page, l
 
     # rita gives the second risk-officer approval in the portal; the version goes to production.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
-    page.get_by_role("region", name="Awaiting my sign-off").get_by_role("link", name=re.compile("credit-gbm v1")).click()
+    page.get_by_role("region", name="Needs my attention").get_by_role("link", name=re.compile("credit-gbm v1")).click()
     expect(page.get_by_role("table")).to_contain_text("1 of 2 from risk officers.")
     expect(page.locator(".facts")).to_contain_text("version 2")
     expect(page.locator("#slot-list")).to_contain_text("Filled — risk officer: omar")

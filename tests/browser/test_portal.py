@@ -33,8 +33,8 @@ def test_auditor_sees_the_dashboard(page, login, inventory):
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     expect(page.get_by_role("table", name="Model versions per stage")).to_contain_text("Development")
     expect(page.locator("#stage-chart")).to_be_visible()
-    expect(page.get_by_role("heading", name="Recent audit events")).to_be_visible()
-    expect(page.get_by_text("model_version.register").first).to_be_visible()
+    expect(page.get_by_role("heading", name="Governance events")).to_be_visible()
+    expect(page.get_by_text("Registered a model version").first).to_be_visible()
 
 
 def test_five_wrong_passwords_lock_the_account(page, attempt_login, cast):

@@ -15,11 +15,13 @@ def test_pages_require_login(client):
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_dashboard_shows_counts_chart_and_recent_events(browse, inventory):
+def test_dashboard_shows_counts_chart_and_governance_events_not_sign_ins(browse, inventory):
     page = browse("audrey").get(reverse("portal:dashboard")).content.decode()
     assert 'id="stage-chart"' in page and "chart.umd.min.js" in page
     assert "Model versions per stage" in page
-    assert "model_version.register" in page  # a recent audit event
+    feed = page.split('id="recent-events"')[1]
+    assert "Registered a model version" in feed and "credit-gbm v1" in feed  # a governance event, in words
+    assert "model_version.register" not in feed and "Signed in" not in feed
 
 
 def test_inventory_filters(browse, inventory, cast):
