@@ -172,6 +172,21 @@ MATRIX = {
     ("portal:experiment-analysis", "GET"): "302 404 404 404 404 404",
     ("portal:experiment-decide", "POST"): "302 400 400 400 400 400",
     ("portal:experiment-sign", "POST"): "302 302 302 302 302 302",
+    # Data scientists' pages: forms shown only to who may act; the services decide on POST and
+    # the page redirects with their message.
+    ("portal:work", "GET"): "302 200 200 200 200 200",
+    ("portal:model-new", "GET"): "302 403 200 403 403 200",
+    ("portal:version-new", "GET"): "302 403 200|403 403 403 200",
+    ("portal:version-request", "POST"): "302 302 302 302 302 302",
+    ("portal:promotion-withdraw", "POST"): "302 302 302 302 302 302",
+    ("portal:experiment-events", "GET"): "302 200 200 200 200 200",
+    ("portal:experiment-events", "POST"): "302 403 400|403 403 403 400",
+    # The auditors' console: auditors, risk officers and admins.
+    ("portal:audit", "GET"): "302 403 403 200 200 200",
+    ("portal:audit-export", "GET"): "302 403 403 200 200 200",
+    ("portal:audit-chain", "GET"): "302 403 403 200 200 200",
+    ("portal:audit-event", "GET"): "302 403 403 200 200 200",
+    ("portal:audit-point-in-time", "GET"): "302 403 403 200 200 200",
 }
 # fmt: on
 
@@ -301,6 +316,9 @@ def target(world, route: str, method: str, owner: str):
         "portal:policy-version": {"number": world["policy"].number}, "portal:policy-cell": {"tier": 1, "consideration": "sign_off"},
         "portal:model-card": {"name": m, "number": v1}, "portal:gate-exception-grant": {"name": m, "number": v1},
         "portal:proposal": {"pk": o["proposal"].pk}, "portal:review-complete": {"pk": o["review"].pk},
+        "portal:version-new": {"name": m}, "portal:version-request": {"name": m, "number": v1},
+        "portal:promotion-withdraw": {"pk": o["promotion"].pk},
+        "portal:audit-event": {"seq": AuditEvent.objects.order_by("seq").first().seq},
     }
     exp = o["experiment"].pk
     for name in ("detail", "start", "stop", "events", "analyses", "assign", "decision", "decision-sign"):
@@ -309,6 +327,7 @@ def target(world, route: str, method: str, owner: str):
     for name in ("", "-edit", "-start", "-stop", "-analyse", "-decide", "-sign"):
         kw[f"portal:experiment{name}"] = {"pk": exp}
     kw["portal:experiment-analysis"] = {"pk": exp, "analysis_id": 999999}
+    kw["portal:experiment-events"] = {"pk": exp}
     url = reverse(route, kwargs=kw.get(route, {}))
     payloads = {
         ("api:use-case-list", "POST"): {"name": f"{owner} another"},
