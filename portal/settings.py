@@ -95,6 +95,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;"
     )
+    # Tests use a file, not SQLite's in-memory default: a real worker process (tests marked
+    # `worker`) must see the same database, and threads take turns like the web and worker do.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-steward.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
