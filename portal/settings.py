@@ -14,12 +14,15 @@ VAR_DIR = Path(envstr("STEWARD_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = envbool("DEBUG", False)
 SECRET_KEY = envstr("SECRET_KEY")
+if not SECRET_KEY and (VAR_DIR / "secret_key").is_file():
+    # The key `./scripts/run` made for this checkout, so `manage.py` works there as it is.
+    SECRET_KEY = (VAR_DIR / "secret_key").read_text().strip()
 if not SECRET_KEY:
     if not DEBUG and not envbool("STEWARD_ALLOW_INSECURE_KEY", False):
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it, or set DEBUG=true / STEWARD_ALLOW_INSECURE_KEY=true "
+            f"SECRET_KEY is not set and there is no {VAR_DIR / 'secret_key'}. Set it, or set DEBUG=true / STEWARD_ALLOW_INSECURE_KEY=true "
             "for local use."
         )
     SECRET_KEY = "insecure-local-only-key-do-not-use-in-production"
@@ -38,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files, no CDN
     "axes",
     # Ours, bottom of the house first.
     "audit",
@@ -187,11 +191,15 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # One name per choice set, however many serializers use it.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"StageEnum": "registry.models.Stage", "MetricTypeEnum": "abtests.models.Experiment.MetricType"},
 }
 
 # Celery: JSON only, late acks (our tasks are idempotent), bounded time.
-CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")
+# The filesystem transport ignores the host; naming one keeps kombu from warning about it.
+CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://localhost//")
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(VAR_DIR / "broker" / "queue"),
@@ -226,6 +234,7 @@ STEWARD_JOB_PENDING_GRACE = envint("STEWARD_JOB_PENDING_GRACE", 5 * 60)
 STEWARD_JOB_MAX_ATTEMPTS = envint("STEWARD_JOB_MAX_ATTEMPTS", 3)
 
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))  # for the file backend
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "steward@localhost")
 STEWARD_BASE_URL = envstr("STEWARD_BASE_URL", "http://127.0.0.1:8000")
 # Where people review a promotion request (the portal's page); used in notification links.
@@ -237,7 +246,11 @@ STEWARD_WEBHOOK_SECRET = envstr("STEWARD_WEBHOOK_SECRET", "")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A refused request (403, 404…) is logged in one line; tracebacks are for server errors.
+    "filters": {"no_client_error_tracebacks": {"()": "core.logging.NoClientErrorTracebacks"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["no_client_error_tracebacks"]}
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
