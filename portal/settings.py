@@ -226,12 +226,23 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
-
-# Background jobs: pending this long without a worker claiming them are sent again (beat);
-# a job claimed this many times without finishing is failed.
+# Background jobs (core.jobs, docs/operations.md "Background jobs"): a running job's worker
+# writes a heartbeat every STEWARD_JOB_HEARTBEAT_SECONDS; every STEWARD_JOB_SWEEP_SECONDS beat
+# sends again a running job silent for STEWARD_JOB_DEAD_AFTER (its worker died) and a pending job
+# sent longer than STEWARD_JOB_PENDING_GRACE ago (its message was lost); a job claimed
+# STEWARD_JOB_MAX_ATTEMPTS times without finishing is failed.
+STEWARD_JOB_HEARTBEAT_SECONDS = envint("STEWARD_JOB_HEARTBEAT_SECONDS", 10)
+STEWARD_JOB_DEAD_AFTER = envint("STEWARD_JOB_DEAD_AFTER", 60)
+STEWARD_JOB_SWEEP_SECONDS = envint("STEWARD_JOB_SWEEP_SECONDS", 30)
 STEWARD_JOB_PENDING_GRACE = envint("STEWARD_JOB_PENDING_GRACE", 5 * 60)
 STEWARD_JOB_MAX_ATTEMPTS = envint("STEWARD_JOB_MAX_ATTEMPTS", 3)
+
+# Periodic tasks. Apps still add theirs in AppConfig.ready() (governance, abtests).
+CELERY_BEAT_SCHEDULE: dict = {
+    "core-jobs-redispatch": {
+        "task": "core.tasks.jobs_redispatch_task", "schedule": STEWARD_JOB_SWEEP_SECONDS
+    },
+}
 
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))  # for the file backend

@@ -143,10 +143,12 @@ def worker_env():
         )
     else:  # the test database file; the filesystem broker lives under the same STEWARD_VAR_DIR
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    # Mail the worker sends lands in files (settings.EMAIL_FILE_PATH) that tests can read.
+    env["EMAIL_BACKEND"] = "django.core.mail.backends.filebased.EmailBackend"
     return env
 
 
-def start_worker(name, *, pool="threads", log_name="celery-worker.log", extra_env=None):
+def start_worker(name, *, pool="threads", queues=None, log_name="celery-worker.log", extra_env=None):
     """Start a real `celery worker` process and wait until it answers a ping."""
     import os
     import subprocess
@@ -162,7 +164,8 @@ def start_worker(name, *, pool="threads", log_name="celery-worker.log", extra_en
     hostname = f"{name}-{os.getpid()}@%h"
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--pool={pool}", "--concurrency=2",
-         "--loglevel=INFO", "-n", hostname, "--without-gossip", "--without-mingle"],
+         "--loglevel=INFO", "-n", hostname, "--without-gossip", "--without-mingle",
+         *(["-Q", queues] if queues else [])],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     proc.log, proc.log_path = log, log_path
