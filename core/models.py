@@ -6,12 +6,23 @@ from django.db import models
 
 
 class ApiToken(models.Model):
-    """A personal API token. Only the SHA-256 of the key is stored; the key is shown once."""
+    """A personal API token. Only the SHA-256 of the key is stored; the key is shown once.
+
+    A token carries a scope: `read` tokens may only read (GET, HEAD, OPTIONS), whatever their
+    owner may do; `write` tokens act with their owner's rights. Auditors get read tokens only
+    (`core.services.token_create`), and a write token of someone who later became a read-only
+    user reads only (`core.authentication`).
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read only"
+        WRITE = "write", "Read and write"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=8, help_text="First characters of the key, to tell tokens apart.")
     key_hash = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.WRITE)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)

@@ -8,27 +8,45 @@ from django.utils import timezone
 
 from audit.services import audit_record
 
-from .errors import Forbidden
+from .errors import Forbidden, InvalidInput
 from .models import ApiToken, BackgroundJob
-from .roles import is_admin
+from .roles import is_admin, is_read_only
 
 logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
-def token_create(*, user, actor, name: str = "") -> tuple[ApiToken, str]:
-    """Create a token for `user`; returns the row and the raw key (shown once, never stored)."""
+def token_create(*, user, actor, name: str = "", scope: str | None = None) -> tuple[ApiToken, str]:
+    """Create a token for `user`; returns the row and the raw key (shown once, never stored).
+
+    `scope` is `read` or `write`; by default `write`, except for read-only users (auditors), who
+    can only ever have `read` tokens.
+    """
     if actor is not None and actor != user and not is_admin(actor):
         raise Forbidden("Only administrators may create tokens for other users.")
+    read_only = is_read_only(user)
+    if scope is None:
+        scope = ApiToken.Scope.READ if read_only else ApiToken.Scope.WRITE
+    if scope not in ApiToken.Scope.values:
+        raise InvalidInput("Unknown token scope.", fields={"scope": [f"Choose one of: {', '.join(ApiToken.Scope.values)}."]})
+    if read_only and scope != ApiToken.Scope.READ:
+        raise Forbidden(
+            f"{user.get_username()} has read-only access; their tokens can only have the read scope.",
+            fields={"scope": ["Read-only users get read tokens only."]},
+        )
     key = ApiToken.generate_key()
     token = ApiToken.objects.create(
-        user=user, name=name[:100], prefix=key[4:12], key_hash=ApiToken.hash_key(key)
+        user=user, name=name[:100], prefix=key[4:12], key_hash=ApiToken.hash_key(key), scope=scope
     )
     audit_record(
         action="token.create",
         actor=actor,
         obj=token,
-        changes={"user": {"before": None, "after": user.get_username()}, "name": {"before": None, "after": name}},
+        changes={
+            "user": {"before": None, "after": user.get_username()},
+            "name": {"before": None, "after": name},
+            "scope": {"before": None, "after": scope},
+        },
     )
     return token, key
 
