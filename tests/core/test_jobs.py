@@ -195,3 +195,37 @@ def test_sigkilled_worker_mid_task_is_detected_and_the_job_runs_exactly_once(
     # A late redelivery of the killed worker's message finds the job finished and does nothing.
     assert artifact_verify.apply(args=[job.pk]).get() == "skipped: job already claimed or finished"
     assert AuditEvent.objects.filter(action="model_version.artifact_check", object_id=str(version.pk)).count() == 2
+
+
+def test_job_task_releases_the_job_for_celery_retries_and_fails_it_when_they_run_out(version):
+    """`autoretry_for` errors put the job back for the retry to claim; the last failure sticks."""
+    from core.jobs import job_task
+
+    calls = []
+
+    @job_task(name="tests.flaky_job", autoretry_for=(ConnectionError,), max_retries=1, retry_backoff=False,
+              default_retry_delay=0)
+    def flaky(job):
+        calls.append(job.attempts)
+        raise ConnectionError("storage unreachable")
+
+    job = _lost_job(version)
+    outcome = flaky.apply(args=[job.pk])  # in this process, retries included
+    assert isinstance(outcome.result, ConnectionError)
+    job.refresh_from_db()
+    assert calls == [1, 2]  # the retry claimed the released job again
+    assert job.status == "failed" and job.message == "Failed: storage unreachable"
+
+
+def test_job_task_records_the_outcome_once(version):
+    from core.jobs import JobOutcome, job_task
+
+    @job_task(name="tests.counting_job")
+    def counting(job):
+        return JobOutcome(ok=True, result={"object": job.object_id}, message="Counted")
+
+    job = _lost_job(version)
+    assert counting.apply(args=[job.pk]).get() == "succeeded"
+    assert counting.apply(args=[job.pk]).get() == "skipped: job already claimed or finished"
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.result, job.message) == ("succeeded", 1, {"object": str(version.pk)}, "Counted")
