@@ -21,9 +21,3 @@ class CoreConfig(AppConfig):
         from .role_permissions import OUR_APPS
 
         admin_register_fallbacks(site=admin.site, app_labels=OUR_APPS)
-
-        from django.conf import settings
-
-        settings.CELERY_BEAT_SCHEDULE.setdefault(
-            "core-jobs-redispatch", {"task": "core.tasks.jobs_redispatch_task", "schedule": 5 * 60}
-        )

@@ -1,13 +1,43 @@
 from django.utils import timezone
 from rest_framework import authentication, exceptions
+from rest_framework.permissions import SAFE_METHODS
 
 from .models import ApiToken
+from .roles import is_read_only
+
+
+class ReadOnlyToken(exceptions.PermissionDenied):
+    default_detail = "This API token is read-only (scope: read); it cannot change anything."
+    default_code = "read_only_token"
 
 
 class HashedTokenAuthentication(authentication.TokenAuthentication):
-    """`Authorization: Token <key>`, looked up by the key's SHA-256."""
+    """`Authorization: Token <key>`, looked up by the key's SHA-256.
+
+    The token's scope is enforced here, where every token request passes whatever view and
+    permission classes it reaches: a read token (or any token of a read-only user) gets 403 for
+    every method but GET, HEAD and OPTIONS.
+    """
 
     keyword = "Token"
+
+    def authenticate(self, request):
+        try:
+            result = super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            from .throttling import BadTokenThrottle
+
+            throttle = BadTokenThrottle()
+            if not throttle.allow_request(request, None):
+                raise exceptions.Throttled(wait=throttle.wait()) from None
+            raise
+        if result is not None and request.method not in SAFE_METHODS:
+            user, token = result
+            if is_read_only(user):  # what the permission funnel says to auditors, said earlier
+                raise exceptions.PermissionDenied("Auditors have read-only access.")
+            if token.scope != ApiToken.Scope.WRITE:
+                raise ReadOnlyToken()
+        return result
 
     def authenticate_credentials(self, key):
         try:

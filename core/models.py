@@ -6,12 +6,23 @@ from django.db import models
 
 
 class ApiToken(models.Model):
-    """A personal API token. Only the SHA-256 of the key is stored; the key is shown once."""
+    """A personal API token. Only the SHA-256 of the key is stored; the key is shown once.
+
+    A token carries a scope: `read` tokens may only read (GET, HEAD, OPTIONS), whatever their
+    owner may do; `write` tokens act with their owner's rights. Auditors get read tokens only
+    (`core.services.token_create`), and a write token of someone who later became a read-only
+    user reads only (`core.authentication`).
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read only"
+        WRITE = "write", "Read and write"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=8, help_text="First characters of the key, to tell tokens apart.")
     key_hash = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.WRITE)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -39,7 +50,9 @@ class BackgroundJob(models.Model):
     """One piece of background work started by a person or by beat, and its visible progress.
 
     Tasks claim the row with a conditional UPDATE (`pending → running`) and proceed only if they
-    changed it, so a task delivered twice does its work once. Pages poll `/jobs/<id>/` for status.
+    changed it, so a task delivered twice does its work once. While it runs, the worker writes
+    `heartbeat_at`; beat puts a running job whose heartbeat stopped back to pending and sends it
+    again (`core.jobs`, docs/operations.md). Pages poll `/jobs/<id>/` for status.
     """
 
     class Status(models.TextChoices):
@@ -64,6 +77,13 @@ class BackgroundJob(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # The Celery task that works on this job, so `jobs_redispatch` can send it again.
     task = models.CharField(max_length=200, blank=True)
+    # What the task needs beyond the object (e.g. a mail's recipients and text); ids, not rows.
+    payload = models.JSONField(default=dict, blank=True)
+    # When its message was last handed to the broker (first enqueue or a re-send by beat).
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # Written every STEWARD_JOB_HEARTBEAT_SECONDS by the process working on a running job; a
+    # running job whose heartbeat is older than STEWARD_JOB_DEAD_AFTER lost its worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -6,8 +6,15 @@ from .models import ApiToken, BackgroundJob
 class ApiTokenSerializer(serializers.ModelSerializer):
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+        fields = ["id", "name", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
         read_only_fields = ["id", "prefix", "created_at", "last_used_at", "revoked_at"]
+        extra_kwargs = {
+            "scope": {
+                "required": False,
+                "help_text": "read: GET only; write: the owner's rights. Default: write, or read "
+                "for read-only users (auditors), who cannot have write tokens.",
+            }
+        }
 
 
 class NewApiTokenSerializer(ApiTokenSerializer):

@@ -35,7 +35,10 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.G
     def create(self, request, *args, **kwargs):
         serializer = ApiTokenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        token, key = token_create(user=request.user, actor=request.user, name=serializer.validated_data.get("name", ""))
+        token, key = token_create(
+            user=request.user, actor=request.user, name=serializer.validated_data.get("name", ""),
+            scope=serializer.validated_data.get("scope"),
+        )
         token.key = key
         return Response(NewApiTokenSerializer(token).data, status=status.HTTP_201_CREATED)
 

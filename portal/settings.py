@@ -14,12 +14,15 @@ VAR_DIR = Path(envstr("STEWARD_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = envbool("DEBUG", False)
 SECRET_KEY = envstr("SECRET_KEY")
+if not SECRET_KEY and (VAR_DIR / "secret_key").is_file():
+    # The key `./scripts/run` made for this checkout, so `manage.py` works there as it is.
+    SECRET_KEY = (VAR_DIR / "secret_key").read_text().strip()
 if not SECRET_KEY:
     if not DEBUG and not envbool("STEWARD_ALLOW_INSECURE_KEY", False):
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set it, or set DEBUG=true / STEWARD_ALLOW_INSECURE_KEY=true "
+            f"SECRET_KEY is not set and there is no {VAR_DIR / 'secret_key'}. Set it, or set DEBUG=true / STEWARD_ALLOW_INSECURE_KEY=true "
             "for local use."
         )
     SECRET_KEY = "insecure-local-only-key-do-not-use-in-production"
@@ -38,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files, no CDN
     "axes",
     # Ours, bottom of the house first.
     "audit",
@@ -51,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -95,6 +100,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;"
     )
+    # Tests use a file, not SQLite's in-memory default: a real worker process (tests marked
+    # `worker`) must see the same database, and threads take turns like the web and worker do.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-steward.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -122,6 +130,39 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", not DEBUG)
 X_FRAME_OPTIONS = "DENY"
+
+# Behind a TLS-terminating proxy (production): redirect http to https, HSTS, trust the proxy's
+# X-Forwarded-Proto. Off for the local run and tests, which speak plain http. `manage.py check
+# --deploy` is clean with STEWARD_HTTPS=true, DEBUG=false and a real SECRET_KEY
+# (tests/core/test_production_settings.py).
+STEWARD_HTTPS = envbool("STEWARD_HTTPS", False)
+SECURE_SSL_REDIRECT = STEWARD_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer's probe speaks http
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if STEWARD_HTTPS else None
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if STEWARD_HTTPS else 0)
+# Steward is meant to have a host name of its own; set these false if its parent domain has
+# subdomains still on plain http.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", STEWARD_HTTPS)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", STEWARD_HTTPS)
+SECURE_CONTENT_TYPE_NOSNIFF = True  # X-Content-Type-Options: nosniff
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): our own scripts only, no inline script; inline style
+# attributes are allowed (the admin and Swagger UI set some); no framing, no plugins.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # django-axes: lock an account/IP pair out after repeated failures.
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 5)
@@ -175,6 +216,23 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Scripts (API tokens) and anonymous callers are rate-limited; people in the portal are not.
+    # 50 requests a second per token: a training loop logging every step stays under it, a
+    # runaway script does not.
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.TokenRateThrottle", "core.throttling.AnonRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": envstr("API_THROTTLE_TOKEN", "3000/minute"),
+        "anon": envstr("API_THROTTLE_ANON", "60/minute"),
+    },
+}
+# Throttle counters live in the cache: per process by default, shared when CACHE_URL names a
+# Redis (production: redis://redis:6379/1).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": envstr("CACHE_URL")}
+        if envstr("CACHE_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Steward API",
@@ -184,11 +242,15 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # One name per choice set, however many serializers use it.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {"StageEnum": "registry.models.Stage", "MetricTypeEnum": "abtests.models.Experiment.MetricType"},
 }
 
 # Celery: JSON only, late acks (our tasks are idempotent), bounded time.
-CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://")
+# The filesystem transport ignores the host; naming one keeps kombu from warning about it.
+CELERY_BROKER_URL = envstr("CELERY_BROKER_URL", "filesystem://localhost//")
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(VAR_DIR / "broker" / "queue"),
@@ -215,14 +277,26 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
-
-# Background jobs: pending this long without a worker claiming them are sent again (beat);
-# a job claimed this many times without finishing is failed.
+# Background jobs (core.jobs, docs/operations.md "Background jobs"): a running job's worker
+# writes a heartbeat every STEWARD_JOB_HEARTBEAT_SECONDS; every STEWARD_JOB_SWEEP_SECONDS beat
+# sends again a running job silent for STEWARD_JOB_DEAD_AFTER (its worker died) and a pending job
+# sent longer than STEWARD_JOB_PENDING_GRACE ago (its message was lost); a job claimed
+# STEWARD_JOB_MAX_ATTEMPTS times without finishing is failed.
+STEWARD_JOB_HEARTBEAT_SECONDS = envint("STEWARD_JOB_HEARTBEAT_SECONDS", 10)
+STEWARD_JOB_DEAD_AFTER = envint("STEWARD_JOB_DEAD_AFTER", 60)
+STEWARD_JOB_SWEEP_SECONDS = envint("STEWARD_JOB_SWEEP_SECONDS", 30)
 STEWARD_JOB_PENDING_GRACE = envint("STEWARD_JOB_PENDING_GRACE", 5 * 60)
 STEWARD_JOB_MAX_ATTEMPTS = envint("STEWARD_JOB_MAX_ATTEMPTS", 3)
 
+# Periodic tasks. Apps still add theirs in AppConfig.ready() (governance, abtests).
+CELERY_BEAT_SCHEDULE: dict = {
+    "core-jobs-redispatch": {
+        "task": "core.tasks.jobs_redispatch_task", "schedule": STEWARD_JOB_SWEEP_SECONDS
+    },
+}
+
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))  # for the file backend
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "steward@localhost")
 STEWARD_BASE_URL = envstr("STEWARD_BASE_URL", "http://127.0.0.1:8000")
 # Where people review a promotion request (the portal's page); used in notification links.
@@ -234,7 +308,11 @@ STEWARD_WEBHOOK_SECRET = envstr("STEWARD_WEBHOOK_SECRET", "")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # A refused request (403, 404…) is logged in one line; tracebacks are for server errors.
+    "filters": {"no_client_error_tracebacks": {"()": "core.logging.NoClientErrorTracebacks"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["no_client_error_tracebacks"]}
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }

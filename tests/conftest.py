@@ -39,6 +39,15 @@ def _fast_password_hashing():
         yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the cache; each test starts with none (ids repeat across tests)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture
 def make_user(db):
     def make(username, role=None):
@@ -117,46 +126,101 @@ def wait_for():
     return wait
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
-    """A real `celery worker` process on the test run's broker and test database."""
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` need what only PostgreSQL has; on SQLite they are skipped."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL only (this run is on SQLite)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def worker_env():
+    """The environment of a worker process on this test run's database and broker."""
+    import os
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    env = dict(os.environ)
+    if connection.vendor == "postgresql":
+        env["DATABASE_URL"] = (
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        )
+    else:  # the test database file; the filesystem broker lives under the same STEWARD_VAR_DIR
+        env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
+    # Mail the worker sends lands in files (settings.EMAIL_FILE_PATH) that tests can read.
+    env["EMAIL_BACKEND"] = "django.core.mail.backends.filebased.EmailBackend"
+    return env
+
+
+def start_worker(name, *, pool="threads", queues=None, log_name="celery-worker.log", extra_env=None):
+    """Start a real `celery worker` process and wait until it answers a ping."""
     import os
     import subprocess
     import sys
     import time
 
-    from django.conf import settings
-    from django.db import connection
-
-    if not settings.CELERY_BROKER_URL.startswith("redis://"):
-        pytest.skip("worker tests need the Redis broker that scripts/test starts")
-    db = connection.settings_dict
-    env = dict(os.environ)
-    env["DATABASE_URL"] = f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    log_path = os.path.join(os.environ.get("STEWARD_TEST_ARTIFACTS", "/tmp"), "celery-worker.log")
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    log = open(log_path, "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=threads", "--concurrency=2",
-         "--loglevel=INFO", "-n", f"test-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
     from portal.celery import app
 
+    env = worker_env() | (extra_env or {})
+    log_path = os.path.join(os.environ.get("STEWARD_TEST_ARTIFACTS", "/tmp"), log_name)
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    log = open(log_path, "w")  # noqa: SIM115 - closed by stop_worker
+    hostname = f"{name}-{os.getpid()}@%h"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--pool={pool}", "--concurrency=2",
+         "--loglevel=INFO", "-n", hostname, "--without-gossip", "--without-mingle",
+         *(["-Q", queues] if queues else [])],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    proc.log, proc.log_path = log, log_path
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            log.close()
             raise RuntimeError(f"celery worker exited early; see {log_path}")
-        replies = app.control.ping(timeout=0.5)
+        replies = app.control.ping(destination=[hostname.replace("%h", _hostname())], timeout=0.5)
         if replies:
-            break
-    else:
+            return proc
+    stop_worker(proc)
+    raise RuntimeError(f"celery worker did not answer within 60 s; see {log_path}")
+
+
+def _hostname():
+    import socket
+
+    return socket.gethostname()
+
+
+def stop_worker(proc):
+    import subprocess
+
+    if proc.poll() is None:
         proc.terminate()
-        raise RuntimeError(f"celery worker did not answer within 60 s; see {log_path}")
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    proc.log.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real `celery worker` process on the test run's broker and test database.
+
+    PostgreSQL runs use the Redis broker `scripts/test` starts; SQLite runs use the embedded
+    default, the filesystem broker under STEWARD_VAR_DIR.
+    """
+    from django.conf import settings
+
+    broker = settings.CELERY_BROKER_URL
+    if not (broker.startswith("redis://") or broker.startswith("filesystem")):
+        pytest.skip(f"worker tests need Redis or the filesystem broker, not {broker}")
+    proc = start_worker("test")
     yield proc
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    stop_worker(proc)

@@ -128,6 +128,10 @@ def test_export_action_select_across_takes_the_whole_filter(admin_client_for, ca
 
 
 def _tamper(sql, params):
+    if connection.vendor != "postgresql":  # the append-only trigger is PostgreSQL's
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
         cursor.execute(sql, params)

@@ -9,6 +9,7 @@ from registry import services
 from registry.models import ModelVersion, RegisteredModel
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_registrations_get_consecutive_numbers(cast):
     assert connection.vendor == "postgresql"

@@ -21,6 +21,10 @@ DEMO_USERS = [
     ("audrey", "auditor", "Audrey Auditor"),
     ("admin", "admin", "Ada Admin"),
 ]
+ROLE_WORDS = {
+    "data_scientist": "data scientists", "risk_officer": "risk officers", "auditor": "auditor",
+    "admin": "administrator",
+}
 
 
 class Command(BaseCommand):
@@ -31,9 +35,12 @@ class Command(BaseCommand):
         dana, sam = users["dana"], users["sam"]
         with transaction.atomic():
             self._inventory(dana, sam)
-        self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {DEMO_PASSWORD}):"))
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        by_role = {}
         for username, role, _ in DEMO_USERS:
-            self.stdout.write(f"  {username:<8} {role}")
+            by_role.setdefault(role, []).append(username)
+        for role, usernames in by_role.items():
+            self.stdout.write(f"  {', '.join(usernames):<12} {ROLE_WORDS[role]}")
 
     def _users(self):
         User = get_user_model()

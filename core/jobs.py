@@ -1,0 +1,108 @@
+"""The one way a Celery task works on a `BackgroundJob`: claim, keep a heartbeat, finish.
+
+    @job_task()
+    def artifact_verify(job):                 # the task takes a job id; the body gets the row
+        version = model_version_artifact_verify(version_id=int(job.object_id))
+        return JobOutcome(ok=True, result={"status": version.status}, message="Checked")
+
+`job_task(**celery_options)` makes a `shared_task(job_id)` that
+- claims the job (`pending → running`); a second delivery of the same message finds it claimed or
+  finished and returns "skipped" without doing anything;
+- while the body runs, writes `heartbeat_at` every STEWARD_JOB_HEARTBEAT_SECONDS from a thread, so
+  beat (`jobs_redispatch`) can tell a slow job from one whose worker died;
+- records the outcome the body returns (a `JobOutcome`, or None for "Done");
+- on an exception: if Celery will retry it (`autoretry_for=(…)` matches and retries are left) the
+  job goes back to pending for the retry to claim; otherwise the job is failed with the error, and
+  the exception is re-raised so it is logged once, by Celery.
+"""
+
+import dataclasses
+import functools
+import logging
+import threading
+from contextlib import contextmanager
+
+from celery import shared_task
+from django.conf import settings
+from django.db import connection
+
+from .models import BackgroundJob
+from .services import job_claim, job_finish, job_heartbeat, job_release
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class JobOutcome:
+    ok: bool = True
+    result: dict = dataclasses.field(default_factory=dict)
+    message: str = ""
+
+
+@contextmanager
+def heartbeat(*, job_id: int, attempt: int, every: float | None = None):
+    """Write the job's heartbeat from a thread until the block ends."""
+    every = settings.STEWARD_JOB_HEARTBEAT_SECONDS if every is None else every
+    stop = threading.Event()
+
+    def beat():
+        try:
+            while not stop.wait(every):
+                try:
+                    if not job_heartbeat(job_id=job_id, attempt=attempt):
+                        logger.warning("job %s: attempt %s is no longer the job's run", job_id, attempt)
+                        return
+                except Exception:  # noqa: BLE001 - a missed beat is not fatal; the next may pass
+                    logger.warning("job %s: heartbeat not written", job_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"job-{job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def _will_retry(task, exc: BaseException) -> bool:
+    retry_on = tuple(getattr(task, "autoretry_for", ()) or ())
+    max_retries = task.max_retries
+    return bool(retry_on) and isinstance(exc, retry_on) and (
+        max_retries is None or task.request.retries < max_retries
+    )
+
+
+def job_run(*, task, job_id: int, body) -> str:
+    """Claim job `job_id`, run `body(job)` under a heartbeat, record what it returns."""
+    attempt = job_claim(job_id=job_id, heartbeat=True)
+    if not attempt:
+        return "skipped: job already claimed or finished"
+    job = BackgroundJob.objects.get(pk=job_id)
+    try:
+        with heartbeat(job_id=job_id, attempt=attempt):
+            outcome = body(job) or JobOutcome()
+    except Exception as exc:
+        if _will_retry(task, exc):
+            job_release(job_id=job_id, attempt=attempt, message=f"Retrying after: {exc}"[:300])
+        else:
+            job_finish(job_id=job_id, attempt=attempt, ok=False, message=f"Failed: {exc}")
+        raise
+    job_finish(job_id=job_id, attempt=attempt, ok=outcome.ok, result=outcome.result, message=outcome.message)
+    return "succeeded" if outcome.ok else "failed"
+
+
+def job_task(**celery_options):
+    """Decorator: `body(job) -> JobOutcome | None` becomes a Celery task taking a job id."""
+
+    def decorate(body):
+        @shared_task(bind=True, name=celery_options.pop("name", f"{body.__module__}.{body.__name__}"),
+                     **celery_options)
+        @functools.wraps(body)
+        def task(self, job_id: int):
+            return job_run(task=self, job_id=job_id, body=body)
+
+        return task
+
+    return decorate

@@ -1,0 +1,88 @@
+"""Production settings: `check --deploy` is clean, security headers are sent, the API is
+throttled for scripts (per token) and anonymous callers."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from core.services import token_create
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_check_deploy_is_clean_in_production_settings(tmp_path):
+    # Not the test run's own knobs (the browser tests allow async-unsafe ORM calls).
+    dropped = ("DEBUG", "SECURE_COOKIES", "DJANGO_ALLOW_ASYNC_UNSAFE", "STATICFILES_STORAGE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env |= {  # what .env.example asks production to set
+        "SECRET_KEY": secrets.token_urlsafe(50), "DEBUG": "false", "STEWARD_HTTPS": "true",
+        "ALLOWED_HOSTS": "steward.example.com", "CSRF_TRUSTED_ORIGINS": "https://steward.example.com",
+        "STEWARD_VAR_DIR": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "System check identified no issues" in done.stdout
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/accounts/login/", "/api/v1/", "/api/docs/"])
+def test_security_headers(client, path):
+    response = client.get(path)
+    csp = response["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self';" in csp + ";"
+    assert "frame-ancestors 'none'" in csp and "unsafe-eval" not in csp
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db
+def test_api_docs_have_no_inline_script(client):
+    body = client.get("/api/docs/").content.decode()
+    assert "<script>" not in body and "<script src=" in body
+
+
+@pytest.fixture
+def tight_rates(settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": "3/minute", "anon": "2/minute"}
+    }
+
+
+@pytest.mark.django_db
+def test_token_traffic_is_throttled_per_token(cast, tight_rates):
+    _, key = token_create(user=cast["dana"], actor=cast["dana"])
+    _, other = token_create(user=cast["sam"], actor=cast["sam"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert [client.get("/api/v1/use-cases/").status_code for _ in range(3)] == [200, 200, 200]
+    refused = client.get("/api/v1/use-cases/")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert refused.json()["status"] == 429 and refused.json()["request_id"]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {other}")
+    assert client.get("/api/v1/use-cases/").status_code == 200  # another token, its own budget
+
+
+@pytest.mark.django_db
+def test_anonymous_traffic_is_throttled_and_people_in_the_portal_are_not(cast, tight_rates, client):
+    anonymous = APIClient()
+    assert [anonymous.get("/api/schema/").status_code for _ in range(2)] == [200, 200]
+    assert anonymous.get("/api/schema/").status_code == 429
+    client.force_login(cast["dana"])  # a session, as the portal's pages use
+    assert {client.get("/api/v1/use-cases/").status_code for _ in range(6)} == {200}
+
+
+@pytest.mark.django_db
+def test_guessing_tokens_is_throttled_per_address(cast, tight_rates):
+    guesser = APIClient()
+    guesser.credentials(HTTP_AUTHORIZATION="Token stw_not-a-real-key")
+    assert [guesser.get("/api/v1/use-cases/").status_code for _ in range(2)] == [401, 401]
+    refused = guesser.get("/api/v1/use-cases/")
+    assert refused.status_code == 429 and refused.json()["status"] == 429
