@@ -61,7 +61,8 @@ def _audit_refusal(exc, request) -> None:
         reason = str(getattr(exc, "detail", "") or exc)
     else:
         return
-    refusal_record(actor=request.user, attempted=f"{request.method} {request.path}", reason=reason)
+    actor = getattr(exc, "actor", None) or request.user
+    refusal_record(actor=actor, attempted=f"{request.method} {request.path}", reason=reason)
     mark_audited(exc)
 
 

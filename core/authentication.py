@@ -34,9 +34,15 @@ class HashedTokenAuthentication(authentication.TokenAuthentication):
         if result is not None and request.method not in SAFE_METHODS:
             user, token = result
             if is_read_only(user):  # what the permission funnel says to auditors, said earlier
-                raise exceptions.PermissionDenied("Auditors have read-only access.")
-            if token.scope != ApiToken.Scope.WRITE:
-                raise ReadOnlyToken()
+                refused = exceptions.PermissionDenied("Auditors have read-only access.")
+            elif token.scope != ApiToken.Scope.WRITE:
+                refused = ReadOnlyToken()
+            else:
+                return result
+            # DRF forgets the user when authentication raises; the refusal is still theirs to
+            # be audited (core.api's exception handler reads it).
+            refused.actor = user
+            raise refused
         return result
 
     def authenticate_credentials(self, key):

@@ -27,6 +27,7 @@ APPROVER_ROLES = {
 
 # Audit actions (`AuditEvent.action`) as an auditor would say them.
 ACTIONS = {
+    "access.refused": "Was refused an action",
     "audit.export": "Exported the audit trail",
     "auth.login": "Signed in",
     "auth.login_failed": "Failed sign-in",
@@ -61,6 +62,12 @@ ACTIONS = {
     "promotion.promote": "Promoted a version",
     "promotion.request": "Requested a promotion",
     "promotion.withdraw": "Withdrew a promotion request",
+    "proposal.create": "Proposed a governance change",
+    "proposal.confirm": "Confirmed a governance change",
+    "proposal.reject": "Rejected a governance change",
+    "proposal.withdraw": "Withdrew a governance change",
+    "gate_exception.grant": "Granted a gate exception",
+    "gate_exception.revoke": "Revoked a gate exception",
     "raci.update": "Changed a RACI matrix",
     "review.complete": "Completed a periodic review",
     "review.open": "Opened a periodic review",
@@ -82,6 +89,7 @@ GOVERNANCE_ACTIONS = (
     "review.open", "review.complete", "model_card.update", "experiment.decision",
     "experiment.decision_sign", "experiment.start", "experiment.stop", "model.create",
     "model_version.register", "use_case.create", "use_case.delete", "model.delete",
+    "proposal.create", "proposal.confirm", "proposal.reject", "gate_exception.grant", "gate_exception.revoke",
 )
 
 # Field names inside `AuditEvent.changes`, where a plain word reads better than the code.

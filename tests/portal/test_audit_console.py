@@ -23,7 +23,7 @@ def trail(inventory, cast):
     """Two use cases and models; credit-gbm v1 promoted to QA with rita's approval."""
     churn = registry_services.use_case_create(actor=cast["sam"], name="Churn")
     registry_services.model_create(actor=cast["sam"], name="churn-lr", use_case=churn)
-    governance_services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    governance_services.classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
     promotion = governance_services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
     governance_services.signoff_approve(promotion=promotion, actor=cast["rita"], comment="ok")
     return {**inventory, "churn": churn}

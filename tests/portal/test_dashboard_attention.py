@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from governance import services as governance_services
 from governance.models import PromotionRequest, Review
 from portal import attention, labels
 
@@ -21,10 +22,13 @@ def _attention(page: str) -> str:
 
 
 def test_approver_sees_the_waiting_request_with_its_age(browse, promotion):
-    PromotionRequest.objects.filter(pk=promotion.pk).update(created_at=timezone.now() - datetime.timedelta(days=9))
+    PromotionRequest.objects.filter(pk=promotion.pk).update(created_at=timezone.now() - datetime.timedelta(days=12))
     box = _attention(browse("rita").get(reverse("portal:dashboard")).content.decode())
     assert reverse("portal:promotion", args=[promotion.pk]) in box
-    assert "waiting 9 days" in box and 'class="signoff overdue"' in box  # a week and more is flagged
+    # Twelve days is past any tier's sign-off due date (governance.services.promotion_due): flagged.
+    promotion.refresh_from_db()
+    due = timezone.localdate(governance_services.promotion_due(promotion))
+    assert f"<strong>overdue</strong> since {due:%Y-%m-%d}" in box and 'class="signoff overdue"' in box
 
 
 def test_requester_sees_her_own_request_not_a_sign_off(browse, promotion):
