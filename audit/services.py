@@ -294,6 +294,7 @@ def chain_verify_steps(*, checkpoints: list[dict] | None = None, seal: bool = Tr
     # SELECT already reads one snapshot, and a transaction would take the write lock.
     on_postgresql = connection.vendor == "postgresql"
     outermost = not connection.in_atomic_block
+    broken = None
     with transaction.atomic() if on_postgresql else contextlib.nullcontext():
         if on_postgresql and outermost:
             with connection.cursor() as cursor:
@@ -303,25 +304,29 @@ def chain_verify_steps(*, checkpoints: list[dict] | None = None, seal: bool = Tr
             AuditEvent.objects.filter(seq__isnull=False).order_by("seq").values_list(*_ROW).iterator(chunk_size=_FETCH)
         )
         sha256 = hashlib.sha256
-        for row in rows:
-            event_id, seq, stored_prev, stored_hash = row[0], row[9], row[12], row[13]
-            problem = ""
-            if seq != expected:
-                problem = f"sequence gap: expected #{expected}, found #{seq} (deleted event?)"
-            elif stored_prev != prev_hash:
-                problem = "prev_hash does not match the preceding event (reordered or deleted?)"
-            elif sha256((stored_prev + _row_canonical(*row[1:12])).encode()).hexdigest() != stored_hash:
-                problem = "content does not match its hash (edited?)"
-            elif seq in trusted and any(c["hash"] != stored_hash for c in trusted[seq]):
-                cp = next(c for c in trusted[seq] if c["hash"] != stored_hash)
-                problem = (f"does not match the signed checkpoint of {cp['time']} (hash {cp['hash'][:12]}…): "
-                           "the chain was re-hashed from here or earlier")
-            if problem:
-                yield report(False, checked, seq, event_id, problem)
-                return
-            prev_hash, expected, checked = stored_hash, expected + 1, checked + 1
-            if checked % PROGRESS_EVERY == 0:
-                yield checked
+        with contextlib.closing(rows):  # the server-side cursor closes inside its transaction
+            for row in rows:
+                event_id, seq, stored_prev, stored_hash = row[0], row[9], row[12], row[13]
+                problem = ""
+                if seq != expected:
+                    problem = f"sequence gap: expected #{expected}, found #{seq} (deleted event?)"
+                elif stored_prev != prev_hash:
+                    problem = "prev_hash does not match the preceding event (reordered or deleted?)"
+                elif sha256((stored_prev + _row_canonical(*row[1:12])).encode()).hexdigest() != stored_hash:
+                    problem = "content does not match its hash (edited?)"
+                elif seq in trusted and any(c["hash"] != stored_hash for c in trusted[seq]):
+                    cp = next(c for c in trusted[seq] if c["hash"] != stored_hash)
+                    problem = (f"does not match the signed checkpoint of {cp['time']} (hash {cp['hash'][:12]}…): "
+                               "the chain was re-hashed from here or earlier")
+                if problem:
+                    broken = (seq, event_id, problem)
+                    break
+                prev_hash, expected, checked = stored_hash, expected + 1, checked + 1
+                if checked % PROGRESS_EVERY == 0:
+                    yield checked
+    if broken:
+        yield report(False, checked, *broken)
+        return
     if latest and latest["seq"] > checked:
         yield report(False, checked, latest["seq"], None,
                      f"the signed checkpoint of {latest['time']} names event #{latest['seq']}, but the trail ends "
