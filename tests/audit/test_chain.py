@@ -122,8 +122,27 @@ def test_fast_canonical_form_is_the_documented_one(changes):
         request_id="req", source_ip="2001:db8::1",
     )
     row = [event.action, event.actor_id, event.actor_username, event.changes, event.object_id, event.object_repr,
-           event.object_type, event.request_id, event.seq, event.source_ip, event.timestamp]
+           event.object_type, event.request_id, event.seq, event.source_ip, event.timestamp.isoformat()]
     assert _row_canonical(*row) == canonical_content(event)
     event.actor_id, event.source_ip = 3, None
     row[1], row[9] = 3, None
     assert _row_canonical(*row) == canonical_content(event)
+
+
+def test_rows_as_the_verifier_reads_them_hash_as_written(cast, frozen, jan):
+    """The verifier's own SELECT (timestamp formatted by the database) gives back what
+    `audit_record` hashed: whole and fractional seconds, addresses, awkward text."""
+    from audit.context import audit_context
+    from audit.services import _chain_rows
+
+    with frozen(jan(1)), audit_context(source_ip="2001:db8::7"):
+        audit_record(action="t\x01\x1f\b\f\n\r\t\\/", actor=cast["dana"], object_repr="ß \"q\" \u2028 😀 \x7f",
+                     changes={"x": [1, {"é": None}], "b": -2.5, "a": 1e-05, "c": "\x02"})
+    with frozen(jan(1).replace(microsecond=5)), audit_context(source_ip="192.0.2.1"):
+        audit_record(action="t", object_type="x")
+    audit_record(action="t")  # now, with whatever fraction it has
+    events = {e.seq: e for e in AuditEvent.objects.all()}
+    rows = list(_chain_rows())
+    assert [r[1] for r in rows] == sorted(events)
+    for _id, seq, _prev, _hash, canonical in rows:
+        assert canonical == canonical_content(events[seq])
