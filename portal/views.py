@@ -24,7 +24,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from audit.models import AuditEvent
+from audit.selectors import events_visible_to
 from core.errors import ServiceError
 from core.models import BackgroundJob
 from core.text import render_markdown
@@ -74,7 +74,7 @@ def dashboard(request):
             "versions": sum(by_stage.values()),
         },
         # actor_username is stored on the event, so no join is needed.
-        "events": AuditEvent.objects.order_by("-seq")[:10],
+        "events": events_visible_to(request.user).order_by("-seq")[:10],
         "awaiting": _awaiting_signoff(request.user)[:5],
         "running_experiments": running_experiments(),
         "overdue_reviews": overdue_reviews_count(request.user),
