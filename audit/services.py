@@ -185,9 +185,12 @@ def audit_seal() -> int:
     Runs in a transaction of its own (never inside another: it waits for the chain lock, and a
     caller holding row locks must not wait for it).
     """
+    waiting = AuditEvent.objects.filter(seq__isnull=True)
+    if not waiting.exists():  # another writer or sealer placed them already: do not queue for the lock
+        return 0
     with transaction.atomic(durable=True):
         _chain_lock(wait=True)
-        if not AuditEvent.objects.filter(seq__isnull=True).exists():
+        if not waiting.exists():
             return 0
         _, sealed = _seal_waiting(_sealed_head())
         return sealed
