@@ -3,6 +3,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
 from .exports import EXPORT_PERMISSION, audit_export
 from .models import AuditEvent
+from .selectors import audit_sees_sensitive, events_visible_to
 from .services import audit_chain_verify
 
 
@@ -26,6 +27,12 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_queryset(self, request):
+        return events_visible_to(request.user)
+
+    def get_exclude(self, request, obj=None):
+        return None if audit_sees_sensitive(request.user) else ["source_ip"]
 
     def has_export_permission(self, request):
         return request.user.has_perm(EXPORT_PERMISSION)

@@ -1,6 +1,10 @@
+import json
+
 import django_filters as filters
+from django.db.models import F
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -8,8 +12,8 @@ from rest_framework.views import APIView
 
 from .exports import FORMATS, audit_export
 from .models import AuditEvent
-from .selectors import stage_snapshot
-from .services import audit_chain_verify
+from .selectors import audit_sees_sensitive, events_visible_to, stage_snapshot
+from .services import ChainReport, chain_verify_steps
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -20,6 +24,12 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "object_repr", "changes", "request_id", "source_ip", "prev_hash", "hash",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not self.context.get("sees_sensitive"):
+            data["source_ip"] = None  # auditors and administrators only
+        return data
 
 
 class AuditEventFilter(filters.FilterSet):
@@ -41,10 +51,16 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     """The audit trail, newest first. Filter by actor, action, object, request id and time."""
 
     serializer_class = AuditEventSerializer
-    queryset = AuditEvent.objects.order_by("-seq")
+    queryset = AuditEvent.objects.none()  # for the schema; requests read `get_queryset`
     filterset_class = AuditEventFilter
     search_fields = ["object_repr", "action", "actor_username"]
     ordering_fields = ["seq", "timestamp"]
+
+    def get_queryset(self):
+        return events_visible_to(self.request.user).order_by(F("seq").desc(nulls_first=True), "-id")
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "sees_sensitive": audit_sees_sensitive(self.request.user)}
 
     def perform_content_negotiation(self, request, force=False):
         # On the export, `?format=` names the file format, not a DRF renderer; errors stay JSON.
@@ -62,8 +78,9 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     def export(self, request):
         """Stream the filtered trail, oldest first, as CSV or JSON lines (see `audit.exports`).
 
-        Takes the list's filters. Auditors, risk officers and administrators only; the export is
-        itself recorded as an `audit.export` event.
+        Takes the list's filters and shows the events the list shows (sign-ins and source IP
+        addresses only to auditors and administrators). Auditors, risk officers and administrators
+        only; the export is itself recorded as an `audit.export` event.
         """
         fmt = request.query_params.get("format", "csv")
         if fmt not in FORMATS:
@@ -73,11 +90,52 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
         return audit_export(actor=request.user, queryset=queryset, fmt=fmt, filters=filters, via="api")
 
 
+_VERIFY_RESULT = inline_serializer(
+    "AuditVerifyResult",
+    {
+        "progress": serializers.ListField(child=serializers.IntegerField(), help_text="events checked so far, streamed as the walk goes"),
+        "ok": serializers.BooleanField(),
+        "checked": serializers.IntegerField(),
+        "first_broken": inline_serializer(
+            "AuditFirstBroken",
+            {"seq": serializers.IntegerField(allow_null=True), "id": serializers.IntegerField(allow_null=True), "reason": serializers.CharField()},
+            allow_null=True,
+        ),
+        "checkpoint": inline_serializer(
+            "AuditCheckpoint",
+            {"seq": serializers.IntegerField(), "hash": serializers.CharField(), "time": serializers.DateTimeField()},
+            allow_null=True,
+        ),
+        "unsealed": serializers.IntegerField(),
+    },
+)
+
+
+def _verify_stream():
+    """One JSON document, streamed: `{"progress":[0,100000,…],"ok":…,"checked":…,…}`.
+
+    The progress numbers leave while the chain is walked, so no proxy or gunicorn timeout cuts a
+    long verification off, and a client that reads the body as it comes can show progress.
+    """
+    yield '{"progress":[0'
+    for step in chain_verify_steps():
+        if isinstance(step, ChainReport):
+            yield "]," + json.dumps(step.as_dict())[1:]
+            return
+        yield f",{step}"
+
+
 class AuditVerifyView(APIView):
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: _VERIFY_RESULT})
     def get(self, request):
-        """Verify the whole hash chain; `first_broken` names the first event that does not fit."""
-        return Response(audit_chain_verify().as_dict())
+        """Verify the whole hash chain against the latest signed checkpoint.
+
+        `first_broken` names the first event that does not fit (edited, deleted, reordered,
+        re-hashed) or the checkpoint the trail falls short of (deleted tail, truncation);
+        `checkpoint` is the latest signed checkpoint the chain was held to. The body is streamed,
+        with `progress` growing every 100,000 events.
+        """
+        return StreamingHttpResponse(_verify_stream(), content_type="application/json")
 
 
 class PointInTimeQuery(serializers.Serializer):

@@ -1,8 +1,47 @@
-"""Read-side questions answered from the audit trail alone."""
+"""Read-side questions answered from the audit trail alone, and who may read which events."""
 
 from datetime import datetime
 
+from django.db.models import Q, QuerySet
+
 from .models import AuditEvent
+
+SENSITIVE_PERMISSION = "audit.see_sensitive_auditevent"
+# Events about people's accounts and API tokens (object labels as `audit_record` writes them):
+# a user without the sensitive permission sees only their own.
+_PERSONAL_OBJECT_TYPES = ("auth.user", "core.apitoken")
+
+
+def audit_sees_sensitive(user) -> bool:
+    """Sign-in events and source IP addresses are for auditors and administrators (the holders of
+    `audit.see_sensitive_auditevent`; `core.role_permissions` grants it to those two roles)."""
+    return bool(user and getattr(user, "is_authenticated", False) and user.has_perm(SENSITIVE_PERMISSION))
+
+
+def events_visible_to(user) -> QuerySet:
+    """The events `user` may read — the one restriction behind the API's list, detail and export,
+    the admin console and the portal.
+
+    Auditors and administrators see every event. Everybody else sees the events of the objects
+    every role may see (the inventory, governance, experiments), but no sign-in, sign-out or
+    failed sign-in, and only their own account's and tokens' events. Source IP addresses are
+    shown only with `audit_sees_sensitive` (the serializers and exports blank them).
+    """
+    events = AuditEvent.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return events.none()
+    if audit_sees_sensitive(user):
+        return events
+    return events.exclude(action__startswith="auth.").exclude(
+        Q(object_type__in=_PERSONAL_OBJECT_TYPES) & ~Q(actor_id=user.pk)
+    )
+
+
+def latest_checkpoint() -> dict | None:
+    """The newest validly signed checkpoint `{"seq", "hash", "time"}` (see `audit.checkpoints`)."""
+    from .checkpoints import latest_checkpoint as newest
+
+    return newest()
 
 # The events that move versions between stages, and the model events that rename or remove them.
 _VERSION_EVENTS = ("model_version.register", "model_version.stage_change")

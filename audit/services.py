@@ -1,15 +1,33 @@
-"""The one audit writer, and the chain verifier.
+"""The one audit writer, the sealer and the chain verifier.
 
 Every app's services call `audit_record` inside the same transaction as the change they make,
 so a change and its audit event commit or roll back together.
+
+Lock order (see docs/architecture.md, "Lock order"): the chain lock is never *waited for* by a
+transaction that may hold row locks. `audit_record` only tries it (`pg_try_advisory_xact_lock`):
+
+- free → the event gets its place in the chain at once (`seq`, `prev_hash`, `hash`), after any
+  committed events still waiting for theirs, and the lock is held to the end of the transaction;
+- taken → the event is written without a place ("unsealed") and `audit_seal` gives it one right
+  after the transaction commits, in a transaction of its own that holds no other lock.
+  Beat runs `audit_seal` too (`audit.tasks`), for an event whose process died before that.
+
+So a transaction holding the chain lock may wait for rows, but no transaction holding rows ever
+waits for the chain lock: there is no cycle, hence no deadlock, whatever order services lock
+their rows in. On SQLite, writers are serialised by the database itself (IMMEDIATE
+transactions), so the chain is always free.
 """
 
+import contextlib
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from json.encoder import c_make_encoder, encode_basestring
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .context import current_request_id, current_source_ip
@@ -79,6 +97,44 @@ def snapshot(obj, fields) -> dict:
     return to_jsonable({f: getattr(obj, f) for f in fields})
 
 
+def _chain_lock(*, wait: bool) -> bool:
+    """Take the chain's lock for the rest of the transaction; without `wait`, only if it is free."""
+    if connection.vendor != "postgresql":
+        return True  # SQLite: the transaction already holds the database's write lock
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+        return cursor.fetchone()[0]
+
+
+def _sealed_head() -> tuple[int, str]:
+    last = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq").values_list("seq", "hash").first()
+    return last or (0, GENESIS_HASH)
+
+
+def _place(event: AuditEvent, head: tuple[int, str]) -> tuple[int, str]:
+    event.seq = head[0] + 1
+    event.prev_hash = head[1]
+    event.hash = compute_hash(event.prev_hash, event)
+    return event.seq, event.hash
+
+
+_SEAL_BATCH = 500
+
+
+def _seal_waiting(head: tuple[int, str]) -> tuple[tuple[int, str], int]:
+    """Give the visible unsealed events their places, oldest id first. Needs the chain lock."""
+    sealed = 0
+    while batch := list(AuditEvent.objects.filter(seq__isnull=True).order_by("id")[:_SEAL_BATCH]):
+        for event in batch:
+            head = _place(event, head)
+        AuditEvent.objects.bulk_update(batch, ["seq", "prev_hash", "hash"])
+        sealed += len(batch)
+    return head, sealed
+
+
 @transaction.atomic
 def audit_record(
     *,
@@ -90,20 +146,14 @@ def audit_record(
     object_id: str = "",
     object_repr: str = "",
 ) -> AuditEvent:
-    """Append one event to the chain. Call inside the transaction of the change it records."""
+    """Append one event to the trail. Call inside the transaction of the change it records.
+
+    Returns the event; its `seq` is `None` while it waits to be sealed (the chain was busy).
+    """
     if obj is not None:
         object_type, object_id, object_repr = object_label(obj)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: checked at COMMIT, i.e.
-            # while we would hold the chain lock. A check that waits on a row another transaction
-            # holds (which itself waits for the chain lock) would deadlock. Check them now.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
-    last = AuditEvent.objects.order_by("-seq").values("seq", "hash").first()
     actor = actor if getattr(actor, "is_authenticated", False) else None
     event = AuditEvent(
-        seq=(last["seq"] + 1) if last else 1,
         timestamp=timezone.now(),
         actor=actor,
         actor_username=actor.get_username() if actor else "",
@@ -114,11 +164,123 @@ def audit_record(
         changes=to_jsonable(changes or {}),
         request_id=current_request_id(),
         source_ip=current_source_ip(),
-        prev_hash=last["hash"] if last else GENESIS_HASH,
     )
-    event.hash = compute_hash(event.prev_hash, event)
-    event.save(force_insert=True)
+    if _chain_lock(wait=False):
+        # One query answers both "is anything waiting?" (a NULL seq sorts first) and "the head".
+        top = AuditEvent.objects.order_by(F("seq").desc(nulls_first=True)).values_list("seq", "hash").first()
+        head = top or (0, GENESIS_HASH)
+        if top and top[0] is None:
+            head, _ = _seal_waiting(_sealed_head())
+        _place(event, head)
+        event.save(force_insert=True)
+    else:
+        event.save(force_insert=True)
+        transaction.on_commit(audit_seal, robust=True)
     return event
+
+
+def audit_seal() -> int:
+    """Seal every committed event still waiting for its place in the chain; returns how many.
+
+    Runs in a transaction of its own (never inside another: it waits for the chain lock, and a
+    caller holding row locks must not wait for it).
+    """
+    waiting = AuditEvent.objects.filter(seq__isnull=True)
+    if not waiting.exists():  # another writer or sealer placed them already: do not queue for the lock
+        return 0
+    with transaction.atomic(durable=True):
+        _chain_lock(wait=True)
+        if not waiting.exists():
+            return 0
+        _, sealed = _seal_waiting(_sealed_head())
+        return sealed
+
+
+def audit_unsealed_count() -> int:
+    return AuditEvent.objects.filter(seq__isnull=True).count()
+
+
+# --- verification -------------------------------------------------------------------------
+
+# The hashed fields in canonical (sorted) order, and the row shape the verifier reads.
+_HASHED = sorted(["seq", "timestamp", "actor_id", "actor_username", "action", "object_type", "object_id",
+                  "object_repr", "changes", "request_id", "source_ip"])
+_ROW = ["id", *_HASHED, "prev_hash", "hash"]
+_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+if c_make_encoder is not None:
+    # The C encoder `json.dumps` builds on every call, built once (no circular-reference
+    # markers: `changes` comes from JSON). Same output; the verifier calls it a million times.
+    _c_encode = c_make_encoder(None, _encoder.default, encode_basestring, None, ":", ",", True, False, True)
+
+    def _encode_changes(value) -> str:
+        return "".join(_c_encode(value, 0))
+else:  # pragma: no cover - CPython always has the C encoder
+    _encode_changes = _encoder.encode
+
+
+def _row_canonical(action, actor_id, actor_username, changes, object_id, object_repr, object_type,
+                   request_id, seq, source_ip, timestamp) -> str:
+    """`canonical_json(hashed_fields(event))` for a database row, without building the dict.
+
+    Same escaping as `json.dumps(..., ensure_ascii=False)` (`encode_basestring` is what it uses);
+    `tests/audit/test_chain.py` checks the two agree on awkward content.
+    """
+    return "".join((
+        '{"action":', encode_basestring(action),
+        ',"actor_id":', "null" if actor_id is None else str(actor_id),
+        ',"actor_username":', encode_basestring(actor_username),
+        ',"changes":', "{}" if not changes and isinstance(changes, dict) else _encode_changes(changes),
+        ',"object_id":', encode_basestring(object_id),
+        ',"object_repr":', encode_basestring(object_repr),
+        ',"object_type":', encode_basestring(object_type),
+        ',"request_id":', encode_basestring(request_id),
+        ',"seq":', str(seq),
+        ',"source_ip":', "null" if source_ip is None else encode_basestring(source_ip),
+        ',"timestamp":', encode_basestring(timestamp),
+        "}",
+    ))
+
+
+# PostgreSQL builds the canonical JSON around `changes` itself, on the database's core while
+# Python hashes: `to_json(text)` escapes exactly as `encode_basestring` does (`"`, `\\`, \b \f \n
+# \r \t, other control characters as \u00XX, nothing else), the timestamp is formatted as
+# Python's `isoformat()` of a UTC instant (what `audit_record` hashed; no fraction when it is
+# zero), the address without a netmask. Only `changes` (sorted keys, Python's number format) is
+# re-encoded in Python. `test_rows_as_the_verifier_reads_them_hash_as_written` holds the two
+# to each other.
+_PG_ROWS = """
+SELECT id, seq, prev_hash, hash,
+       '{"action":' || to_json(action)::text
+       || ',"actor_id":' || coalesce(actor_id::text, 'null')
+       || ',"actor_username":' || to_json(actor_username)::text || ',"changes":',
+       changes::text,
+       ',"object_id":' || to_json(object_id)::text
+       || ',"object_repr":' || to_json(object_repr)::text
+       || ',"object_type":' || to_json(object_type)::text
+       || ',"request_id":' || to_json(request_id)::text
+       || ',"seq":' || seq::text
+       || ',"source_ip":' || coalesce(to_json(host(source_ip))::text, 'null')
+       || ',"timestamp":"' || to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+       || CASE WHEN extract(microseconds FROM "timestamp")::bigint % 1000000 = 0 THEN ''
+               ELSE to_char("timestamp" AT TIME ZONE 'UTC', '.US') END
+       || '+00:00"}'
+FROM audit_auditevent WHERE seq IS NOT NULL ORDER BY seq
+"""
+
+
+def _chain_rows() -> Iterator[tuple[int, int, str, str, str]]:
+    """The sealed events in `seq` order as `(id, seq, prev_hash, hash, canonical content)`."""
+    if connection.vendor == "postgresql":
+        loads, encode = json.loads, _encode_changes
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(_PG_ROWS)
+            while chunk := cursor.fetchmany(_FETCH):
+                for event_id, seq, prev, digest, head, changes, tail in chunk:
+                    yield event_id, seq, prev, digest, head + (changes if changes == "{}" else encode(loads(changes))) + tail
+        return
+    rows = AuditEvent.objects.filter(seq__isnull=False).order_by("seq").values_list(*_ROW).iterator(chunk_size=_FETCH)
+    for row in rows:
+        yield row[0], row[9], row[12], row[13], _row_canonical(*row[1:11], row[11].isoformat())
 
 
 @dataclass(frozen=True)
@@ -128,6 +290,9 @@ class ChainReport:
     first_broken_seq: int | None = None
     first_broken_id: int | None = None
     reason: str = ""
+    checkpoint: dict | None = None  # the latest valid signed checkpoint the chain was held to
+    unsealed: int = 0  # events committed after verification began, not yet in the chain
+    checkpoint_problems: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -136,21 +301,96 @@ class ChainReport:
             "first_broken": None
             if self.ok
             else {"seq": self.first_broken_seq, "id": self.first_broken_id, "reason": self.reason},
+            "checkpoint": self.checkpoint,
+            "unsealed": self.unsealed,
         }
 
 
-def audit_chain_verify() -> ChainReport:
-    """Walk the chain in `seq` order; report the first event that does not fit."""
-    prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
-    for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=2000):
-        problem = ""
-        if event.seq != expected_seq:
-            problem = f"sequence gap: expected #{expected_seq}, found #{event.seq} (deleted event?)"
-        elif event.prev_hash != prev_hash:
-            problem = "prev_hash does not match the preceding event (reordered or deleted?)"
-        elif compute_hash(event.prev_hash, event) != event.hash:
-            problem = "content does not match its hash (edited?)"
-        if problem:
-            return ChainReport(False, checked, event.seq, event.id, problem)
-        prev_hash, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
-    return ChainReport(True, checked)
+PROGRESS_EVERY = 100_000
+_FETCH = 10_000
+
+
+def chain_verify_steps(*, checkpoints: list[dict] | None = None, seal: bool = True) -> Iterator:
+    """Walk the chain in `seq` order; yields the number of events checked every `PROGRESS_EVERY`
+    events and, last, a `ChainReport` naming the first event that does not fit.
+
+    Each event must follow the previous one (`seq` + 1, `prev_hash` = its hash) and match its own
+    hash; each signed checkpoint (`audit.checkpoints`, read before the walk) must name an event of
+    the chain with the same hash, so a deleted tail, a truncated table or a chain re-hashed from
+    an edit on is reported. A checkpoint line whose signature does not match is reported too.
+    Reads one consistent snapshot in chunks from a server-side cursor: memory stays flat.
+    """
+    from .checkpoints import checkpoints_read
+
+    if checkpoints is None:
+        checkpoints = checkpoints_read()
+    forged = [c for c in checkpoints if not c["valid"]]
+    trusted: dict[int, list[dict]] = {}
+    for c in checkpoints:
+        if c["valid"]:
+            trusted.setdefault(c["seq"], []).append(c)
+    latest = max((c for c in checkpoints if c["valid"]), key=lambda c: c["seq"], default=None)
+    latest_public = {k: latest[k] for k in ("seq", "hash", "time")} if latest else None
+    if seal and not connection.in_atomic_block:
+        audit_seal()  # events committed before now take their places, so the walk covers them
+
+    def report(ok, checked, seq=None, id_=None, reason=""):
+        return ChainReport(ok, checked, seq, id_, reason, latest_public, audit_unsealed_count())
+
+    if forged:
+        c = forged[0]
+        yield report(False, 0, c.get("seq"), None,
+                     f"checkpoint line {c['line']} does not carry a valid signature (forged or edited checkpoint)")
+        return
+
+    # PostgreSQL: one REPEATABLE READ snapshot, and a transaction so the server-side cursor need
+    # not be WITH HOLD (which would copy the whole result before the first row). SQLite (WAL): one
+    # SELECT already reads one snapshot, and a transaction would take the write lock.
+    on_postgresql = connection.vendor == "postgresql"
+    outermost = not connection.in_atomic_block
+    broken = None
+    with transaction.atomic() if on_postgresql else contextlib.nullcontext():
+        if on_postgresql and outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        prev_hash, expected, checked = GENESIS_HASH, 1, 0
+        rows = _chain_rows()
+        sha256 = hashlib.sha256
+        with contextlib.closing(rows):  # the server-side cursor closes inside its transaction
+            for event_id, seq, stored_prev, stored_hash, canonical in rows:
+                problem = ""
+                if seq != expected:
+                    problem = f"sequence gap: expected #{expected}, found #{seq} (deleted event?)"
+                elif stored_prev != prev_hash:
+                    problem = "prev_hash does not match the preceding event (reordered or deleted?)"
+                elif sha256((stored_prev + canonical).encode()).hexdigest() != stored_hash:
+                    problem = "content does not match its hash (edited?)"
+                elif seq in trusted and any(c["hash"] != stored_hash for c in trusted[seq]):
+                    cp = next(c for c in trusted[seq] if c["hash"] != stored_hash)
+                    problem = (f"does not match the signed checkpoint of {cp['time']} (hash {cp['hash'][:12]}…): "
+                               "the chain was re-hashed from here or earlier")
+                if problem:
+                    broken = (seq, event_id, problem)
+                    break
+                prev_hash, expected, checked = stored_hash, expected + 1, checked + 1
+                if checked % PROGRESS_EVERY == 0:
+                    yield checked
+    if broken:
+        yield report(False, checked, *broken)
+        return
+    if latest and latest["seq"] > checked:
+        yield report(False, checked, latest["seq"], None,
+                     f"the signed checkpoint of {latest['time']} names event #{latest['seq']}, but the trail ends "
+                     f"at #{checked}: events were deleted from the end (or the table truncated)")
+        return
+    yield report(True, checked)
+
+
+def audit_chain_verify(*, checkpoints: list[dict] | None = None, progress: Callable[[int], None] | None = None) -> ChainReport:
+    """Verify the whole chain (see `chain_verify_steps`); `progress(checked)` is called on the way."""
+    for step in chain_verify_steps(checkpoints=checkpoints):
+        if isinstance(step, ChainReport):
+            return step
+        if progress:
+            progress(step)
+    raise AssertionError("chain_verify_steps ends with a report")

@@ -4,7 +4,8 @@ The admin console shows a model to whoever holds its `view_*` permission. Audito
 officers and administrators see every model of Steward's apps (and users and groups, to see who
 holds which role) and change none: this handler grants them all `view_*` permissions of those
 apps and removes any add/change/delete permission on them, so a model another app adds later is
-covered at the next `migrate`. The same three groups may export the audit trail.
+covered at the next `migrate`. The same three groups may export the audit trail; auditors and
+administrators alone see sign-ins and IP addresses in it (`audit.selectors.events_visible_to`).
 
 Writes belong to the services (which audit them), so the role groups hold no write permission in
 the admin; grant an exceptional right to a user, not to a role group.
@@ -17,6 +18,8 @@ from .roles import Role
 OUR_APPS = ["audit", "core", "registry", "governance", "abtests", "monitoring"]
 VIEW_ONLY_ROLES = [Role.AUDITOR, Role.RISK_OFFICER, Role.ADMIN]
 EXPORT_ROLES = [Role.AUDITOR, Role.RISK_OFFICER, Role.ADMIN]
+SENSITIVE_AUDIT_ROLES = [Role.AUDITOR, Role.ADMIN]
+_AUDIT_RIGHTS = ["export_auditevent", "see_sensitive_auditevent"]
 _EXTRA_VIEW = [("auth", "view_user"), ("auth", "view_group")]
 
 
@@ -27,15 +30,20 @@ def sync_role_permissions(*, apps, using: str = DEFAULT_DB_ALIAS) -> None:
     view = list(ours.filter(codename__startswith="view_"))
     for app_label, codename in _EXTRA_VIEW:
         view += list(Permission.objects.using(using).filter(content_type__app_label=app_label, codename=codename))
-    write = list(ours.exclude(codename__startswith="view_").exclude(codename="export_auditevent"))
+    write = list(ours.exclude(codename__startswith="view_").exclude(codename__in=_AUDIT_RIGHTS))
     export = list(ours.filter(content_type__app_label="audit", codename="export_auditevent"))
-    for role in dict.fromkeys(VIEW_ONLY_ROLES + EXPORT_ROLES):
+    sensitive = list(ours.filter(content_type__app_label="audit", codename="see_sensitive_auditevent"))
+    for role in dict.fromkeys(VIEW_ONLY_ROLES + EXPORT_ROLES + SENSITIVE_AUDIT_ROLES):
         group, _ = Group.objects.using(using).get_or_create(name=str(role))
         if role in VIEW_ONLY_ROLES:
             group.permissions.add(*view)
             group.permissions.remove(*write)
         if role in EXPORT_ROLES:
             group.permissions.add(*export)
+        if role in SENSITIVE_AUDIT_ROLES:
+            group.permissions.add(*sensitive)
+        else:
+            group.permissions.remove(*sensitive)
 
 
 def post_migrate_sync(sender, app_config=None, apps=None, using=DEFAULT_DB_ALIAS, **kwargs):

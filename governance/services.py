@@ -754,7 +754,8 @@ def promotion_request(*, actor, version: ModelVersion, target_stage: str, reason
         raise Forbidden("Only the model's data scientists request its promotions.")
     if target_stage not in Stage.values:
         raise InvalidInput("Unknown stage.", fields={"target_stage": [f"Unknown stage {target_stage!r}; one of {', '.join(Stage.values)}."]})
-    version = ModelVersion.objects.select_for_update().select_related("model__use_case").get(pk=version.pk)
+    # Lock order (docs/architecture.md): the version row only, not its model's or use case's.
+    version = ModelVersion.objects.select_for_update(of=("self",)).select_related("model__use_case").get(pk=version.pk)
     current = version.stage
     if current == Stage.ARCHIVED:
         raise InvalidInput("Archived versions stay archived.", fields={"target_stage": ["This version is archived."]})
@@ -889,7 +890,8 @@ def _promote(promotion: PromotionRequest, actor) -> None:
     `actor` None: the system promotes on the approvals' behalf (the last approval completed
     the gates); the approvers are named in the evidence."""
     version = promotion.version
-    locked = {v.pk: v for v in ModelVersion.objects.select_for_update().select_related("model").filter(model_id=version.model_id).order_by("pk")}
+    # Lock order (docs/architecture.md): the model's version rows in pk order, not the model row.
+    locked = {v.pk: v for v in ModelVersion.objects.select_for_update(of=("self",)).select_related("model").filter(model_id=version.model_id).order_by("pk")}
     target = locked[version.pk]
     if target.stage != promotion.from_stage:
         raise Conflict(f"{target} is now in {target.stage}, not {promotion.from_stage}; request again.")

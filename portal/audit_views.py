@@ -44,9 +44,8 @@ def _require_reader(user) -> None:
 
 
 def latest_checkpoint():
-    """The newest sealed checkpoint of the chain, once the audit app provides them (else None).
-    When `audit.selectors.latest_checkpoint` exists this is simply that call."""
-    return getattr(audit_selectors, "latest_checkpoint", lambda: None)()
+    """The newest validly signed checkpoint of the chain (`{"seq", "hash", "time"}`), or None."""
+    return audit_selectors.latest_checkpoint()
 
 
 # --- filters -----------------------------------------------------------------------------------

@@ -305,6 +305,16 @@ STEWARD_PROMOTION_PAGE_PATH = "/promotions/{id}/"
 STEWARD_WEBHOOK_URL = envstr("STEWARD_WEBHOOK_URL", "")
 STEWARD_WEBHOOK_SECRET = envstr("STEWARD_WEBHOOK_SECRET", "")
 
+# The audit trail's signed checkpoints (`audit.checkpoints`): outside the database, keyed with a
+# secret that is not in the database either. See docs/operations.md, "Audit checkpoints".
+STEWARD_AUDIT_CHECKPOINT_FILE = envstr("STEWARD_AUDIT_CHECKPOINT_FILE", str(VAR_DIR / "audit" / "checkpoints.jsonl"))
+STEWARD_AUDIT_CHECKPOINT_KEY = envstr("STEWARD_AUDIT_CHECKPOINT_KEY", "")
+STEWARD_AUDIT_CHECKPOINT_KEY_FILE = envstr("STEWARD_AUDIT_CHECKPOINT_KEY_FILE", str(VAR_DIR / "audit" / "checkpoint.key"))
+STEWARD_AUDIT_CHECKPOINT_INTERVAL = envint("STEWARD_AUDIT_CHECKPOINT_INTERVAL", 300)
+# PostgreSQL: the role the app runs as, which `migrate` (run as the owner) grants what it needs:
+# read and insert on the audit table, nothing more (docs/operations.md, "Database roles").
+STEWARD_DB_APP_ROLE = envstr("STEWARD_DB_APP_ROLE", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

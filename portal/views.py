@@ -25,7 +25,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from audit.models import AuditEvent
+from audit.selectors import events_visible_to
 from core.errors import ServiceError
 from core.models import BackgroundJob
 from core.text import render_markdown
@@ -79,10 +79,11 @@ def dashboard(request):
             "versions": sum(by_stage.values()),
         },
         "attention": attention_for(request.user),
-        # Governance events only (no sign-ins or exports); actor_username is on the event, no join.
+        # Governance events only (no sign-ins or exports), of what this person may see
+        # (audit.selectors.events_visible_to); actor_username is on the event, no join.
         "events": [
             {"event": event, "label": labels.action_label(event.action)}
-            for event in AuditEvent.objects.filter(action__in=labels.GOVERNANCE_ACTIONS).order_by("-seq")[:10]
+            for event in events_visible_to(request.user).filter(action__in=labels.GOVERNANCE_ACTIONS).order_by("-seq")[:10]
         ],
         "running_experiments": running_experiments(),
         "overdue_reviews": overdue_reviews_count(request.user),

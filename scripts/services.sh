@@ -4,7 +4,9 @@
 #   services_require [apt packages…]   install PostgreSQL, Redis (and the extras) when missing
 #   services_start [what]              start both; prints "==> <what> against <version> on port …",
 #                                      sets WORK, exports DATABASE_URL and CELERY_BROKER_URL, and
-#                                      stops everything on exit (trap)
+#                                      stops everything on exit (trap); creates the database roles
+#                                      (below) and exports STEWARD_DB_APP_ROLE, STEWARD_DB_OWNER_URL
+#                                      and STEWARD_DB_APP_URL
 #   services_stop                      stop both and delete the folder (the trap calls it)
 
 services_require() {
@@ -62,6 +64,20 @@ services_start() {
     echo "==> $what against $("$pg_bindir/postgres" --version) on port $PG_PORT"
     echo "==> $what against $(redis-server --version | cut -d' ' -f1-3) on port $REDIS_PORT"
 
+    # The two roles of docs/operations.md ("Database roles"): the owner runs migrations and owns
+    # the tables; the app may read and insert on the audit table, nothing more (granted by
+    # `migrate`, see audit/dbroles.py). The test suite itself connects as the superuser: Django's
+    # test runner creates the test database and, between transactional tests, empties every table
+    # with TRUNCATE, which the audit table refuses to any other role. Tests of the roles connect
+    # (or SET ROLE) as steward_app / steward_owner.
+    "$pg_bindir/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE ROLE steward_owner LOGIN CREATEDB;
+CREATE ROLE steward_app LOGIN;
+SQL
+
     export DATABASE_URL="postgres://postgres@127.0.0.1:${PG_PORT}/steward"
+    export STEWARD_DB_OWNER_URL="postgres://steward_owner@127.0.0.1:${PG_PORT}/steward"
+    export STEWARD_DB_APP_URL="postgres://steward_app@127.0.0.1:${PG_PORT}/steward"
+    export STEWARD_DB_APP_ROLE="steward_app"
     export CELERY_BROKER_URL="redis://127.0.0.1:${REDIS_PORT}/0"
 }

@@ -38,8 +38,11 @@ def test_role_groups_view_everything_and_change_nothing(db, role):
     )
     expected_views = {(m._meta.app_label, f"view_{m._meta.model_name}") for m in _our_models()}
     assert expected_views <= perms
-    assert {codename.split("_")[0] for _, codename in perms} == {"view", "export"}
+    # Sign-ins and IP addresses in the trail: auditors and admins only (audit.selectors).
+    sensitive = {"see"} if role in ("auditor", "admin") else set()
+    assert {codename.split("_")[0] for _, codename in perms} == {"view", "export"} | sensitive
     assert ("audit", "export_auditevent") in perms
+    assert (("audit", "see_sensitive_auditevent") in perms) == bool(sensitive)
 
 
 def test_data_scientists_may_not_export(db):

@@ -1,9 +1,17 @@
+import json
+from datetime import UTC, datetime
+
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 
 from audit.models import AuditEvent
-from audit.services import audit_chain_verify, audit_record
+from audit.services import (
+    _row_canonical,
+    audit_chain_verify,
+    audit_record,
+    canonical_content,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -12,18 +20,11 @@ def _events(n, actor=None):
     return [audit_record(action="test.event", actor=actor, object_type="x", object_id=str(i), changes={"i": i}) for i in range(n)]
 
 
-def _without_trigger(sql, params=()):
-    """Tamper as a database owner would: disable the append-only trigger for one statement.
-
-    The trigger is PostgreSQL's; on SQLite the statement runs as it is."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
-        cursor.execute(sql, params)
-        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
+def verify_body(response) -> dict:
+    """The verify endpoint streams one JSON document."""
+    assert response.status_code == 200
+    assert response.streaming
+    return json.loads(b"".join(response.streaming_content))
 
 
 def test_intact_chain_verifies(cast):
@@ -42,9 +43,21 @@ def test_trigger_refuses_update_and_delete(cast):
         AuditEvent.objects.filter(pk=event.pk).delete()
 
 
-def test_edited_event_detected(cast):
+@pytest.mark.postgres
+def test_trigger_lets_sealing_fill_only_an_empty_place(cast):
+    """The one UPDATE allowed: giving an unsealed event its seq/prev_hash/hash, nothing else."""
+    sealed = _events(1)[0]
+    with pytest.raises(DatabaseError), transaction.atomic():  # a sealed event cannot be re-sealed
+        AuditEvent.objects.filter(pk=sealed.pk).update(seq=999, hash="f" * 64)
+    unsealed = AuditEvent.objects.create(timestamp=sealed.timestamp, action="test.unsealed")
+    with pytest.raises(DatabaseError), transaction.atomic():  # nor content changed while sealing
+        AuditEvent.objects.filter(pk=unsealed.pk).update(seq=999, hash="f" * 64, action="other")
+    AuditEvent.objects.filter(pk=unsealed.pk).update(seq=999, prev_hash="e" * 64, hash="f" * 64)
+
+
+def test_edited_event_detected(cast, tamper):
     events = _events(5)
-    _without_trigger("UPDATE audit_auditevent SET changes = %s WHERE id = %s", ['{"i": 99}', events[2].pk])
+    tamper("UPDATE audit_auditevent SET changes = %s WHERE id = %s", ['{"i": 99}', events[2].pk])
     report = audit_chain_verify()
     assert not report.ok
     assert report.first_broken_seq == events[2].seq
@@ -53,34 +66,83 @@ def test_edited_event_detected(cast):
         call_command("verify_audit_chain")
 
 
-def test_deleted_event_detected(cast):
+def test_deleted_event_detected(cast, tamper):
     events = _events(5)
-    _without_trigger("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
+    tamper("DELETE FROM audit_auditevent WHERE id = %s", [events[1].pk])
     report = audit_chain_verify()
     assert not report.ok and report.first_broken_seq == events[2].seq
 
 
-def test_reordered_events_detected(cast):
+def test_reordered_events_detected(cast, tamper):
     events = _events(4)
     a, b = events[1], events[2]
     # Swap the positions of two events (their seq numbers), keeping their own hashes.
-    _without_trigger("UPDATE audit_auditevent SET seq = 999999999 WHERE id = %s", [a.pk])
-    _without_trigger("UPDATE audit_auditevent SET seq = %s WHERE id = %s", [a.seq, b.pk])
-    _without_trigger("UPDATE audit_auditevent SET seq = %s WHERE id = %s", [b.seq, a.pk])
+    tamper("UPDATE audit_auditevent SET seq = 999999999 WHERE id = %s", [a.pk])
+    tamper("UPDATE audit_auditevent SET seq = %s WHERE id = %s", [a.seq, b.pk])
+    tamper("UPDATE audit_auditevent SET seq = %s WHERE id = %s", [b.seq, a.pk])
     report = audit_chain_verify()
     assert not report.ok and report.first_broken_seq == a.seq
 
 
-def test_verify_endpoint_reports_first_broken(api, cast):
+def test_verify_endpoint_reports_first_broken(api, cast, tamper):
     events = _events(3)
-    assert api("audrey").get("/api/v1/audit/verify/").json()["ok"] is True
-    _without_trigger("UPDATE audit_auditevent SET action = 'x' WHERE id = %s", [events[0].pk])
-    body = api("audrey").get("/api/v1/audit/verify/").json()
+    body = verify_body(api("audrey").get("/api/v1/audit/verify/"))
+    assert body["ok"] is True and body["first_broken"] is None
+    assert body["progress"] == [0]
+    tamper("UPDATE audit_auditevent SET action = 'x' WHERE id = %s", [events[0].pk])
+    body = verify_body(api("audrey").get("/api/v1/audit/verify/"))
     assert body["ok"] is False
     assert body["first_broken"]["seq"] == events[0].seq
+
+
+def test_verify_endpoint_streams_progress(api, cast, monkeypatch):
+    monkeypatch.setattr("audit.services.PROGRESS_EVERY", 2)
+    _events(5)
+    body = verify_body(api("audrey").get("/api/v1/audit/verify/"))
+    total = AuditEvent.objects.count()
+    assert body["progress"] == list(range(0, total + 1, 2))
+    assert body["checked"] == total and body["ok"] is True
 
 
 def test_events_filter_by_request_id(api, cast):
     api("dana").post("/api/v1/use-cases/", {"name": "Mine"}, HTTP_X_REQUEST_ID="req-1")
     body = api("audrey").get("/api/v1/audit/events/?request_id=req-1").json()
     assert [e["action"] for e in body["results"]] == ["use_case.create"]
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"b": 1, "a": [1, 2.5, None, True]}, {"ünïcødé": "→ \"quoted\" \\ \n\t\u2028", "nested": {"z": {}, "a": []}},
+    {"emoji": "😀", "ctrl": "\x00\x1f", "big": 12345678901234567890, "neg": -0.0},
+])
+def test_fast_canonical_form_is_the_documented_one(changes):
+    """The verifier builds the canonical JSON by hand for speed; it must equal json.dumps."""
+    event = AuditEvent(
+        seq=7, timestamp=datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), actor_id=None, actor_username="ñame",
+        action="a.b", object_type="x.y", object_id="42", object_repr="O'Brien \"v2\"", changes=changes,
+        request_id="req", source_ip="2001:db8::1",
+    )
+    row = [event.action, event.actor_id, event.actor_username, event.changes, event.object_id, event.object_repr,
+           event.object_type, event.request_id, event.seq, event.source_ip, event.timestamp.isoformat()]
+    assert _row_canonical(*row) == canonical_content(event)
+    event.actor_id, event.source_ip = 3, None
+    row[1], row[9] = 3, None
+    assert _row_canonical(*row) == canonical_content(event)
+
+
+def test_rows_as_the_verifier_reads_them_hash_as_written(cast, frozen, jan):
+    """The verifier's own SELECT (timestamp formatted by the database) gives back what
+    `audit_record` hashed: whole and fractional seconds, addresses, awkward text."""
+    from audit.context import audit_context
+    from audit.services import _chain_rows
+
+    with frozen(jan(1)), audit_context(source_ip="2001:db8::7"):
+        audit_record(action="t\x01\x1f\b\f\n\r\t\\/", actor=cast["dana"], object_repr="ß \"q\" \u2028 😀 \x7f",
+                     changes={"x": [1, {"é": None}], "b": -2.5, "a": 1e-05, "c": "\x02"})
+    with frozen(jan(1).replace(microsecond=5)), audit_context(source_ip="192.0.2.1"):
+        audit_record(action="t", object_type="x")
+    audit_record(action="t")  # now, with whatever fraction it has
+    events = {e.seq: e for e in AuditEvent.objects.all()}
+    rows = list(_chain_rows())
+    assert [r[1] for r in rows] == sorted(events)
+    for _id, seq, _prev, _hash, canonical in rows:
+        assert canonical == canonical_content(events[seq])

@@ -1,4 +1,6 @@
 import csv
+import hashlib
+import hmac
 import io
 import json
 
@@ -6,7 +8,7 @@ import pytest
 
 from audit.exports import CSV_COLUMNS, exported_lines_verify
 from audit.models import AuditEvent
-from audit.services import audit_record, hash_of
+from audit.services import audit_record
 
 pytestmark = pytest.mark.django_db
 
@@ -47,32 +49,121 @@ def test_csv_neutralises_spreadsheet_formulas(api, cast):
     assert rows[0]["object_repr"] == "'=HYPERLINK(\"http://evil\")"
 
 
-def test_jsonl_export_reverifies_offline(api, cast):
-    _events(4, cast["dana"])
+# The stand-alone recipe of docs/operations.md ("Verifying an export offline"), copied here on
+# purpose: an auditor runs these lines, not Steward's code, so the test must too.
+def recipe_verify_export(lines, checkpoint=None):
+    """Problems found in an unfiltered JSON lines export of the audit trail (none = intact)."""
+    problems, prev_hash, expected, hashes = [], "0" * 64, 1, {}
+    for number, line in enumerate(lines, start=1):
+        e = json.loads(line)
+        content = {k: v for k, v in e.items() if k not in ("id", "prev_hash", "hash")}
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        if hashlib.sha256((e["prev_hash"] + canonical).encode()).hexdigest() != e["hash"]:
+            problems.append(f"line {number}: content does not match its hash")
+        if e["seq"] != expected or e["prev_hash"] != prev_hash:
+            problems.append(f"line {number}: expected #{expected} after hash {prev_hash[:12]}")
+        prev_hash, expected, hashes[e["seq"]] = e["hash"], e["seq"] + 1, e["hash"]
+    if checkpoint and hashes.get(checkpoint["seq"]) != checkpoint["hash"]:
+        problems.append(f"checkpoint #{checkpoint['seq']} not matched: tail deleted, truncated or re-hashed")
+    return problems
+
+
+def recipe_checkpoint_signed(checkpoint, key: bytes) -> bool:
+    body = json.dumps({k: checkpoint[k] for k in ("seq", "hash", "time")}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.compare_digest(hmac.new(key, body.encode(), hashlib.sha256).hexdigest(), checkpoint["signature"])
+
+
+def _rehash(events):
+    """Re-hash a list of exported events with the recipe, as a forger would after an edit."""
+    prev, out = "0" * 64, []
+    for e in events:
+        e = dict(e, prev_hash=prev)
+        content = {k: v for k, v in e.items() if k not in ("id", "prev_hash", "hash")}
+        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        e["hash"] = prev = hashlib.sha256((prev + canonical).encode()).hexdigest()
+        out.append(json.dumps(e, ensure_ascii=False))
+    return out
+
+
+def _export_lines(api):
     response = api("audrey").get("/api/v1/audit/events/export/?format=jsonl")
     assert response.status_code == 200
-    lines = _body(response).splitlines()
+    return _body(response).splitlines()
+
+
+def test_jsonl_export_reverifies_offline(api, cast):
+    _events(4, cast["dana"])
+    lines = _export_lines(api)
     exported = [json.loads(line) for line in lines]
     # Everything before the export's own event, oldest first: the whole chain so far.
     assert [e["seq"] for e in exported] == list(range(1, len(exported) + 1))
     assert exported[-1]["seq"] == AuditEvent.objects.get(action="audit.export").seq - 1
+    assert recipe_verify_export(lines) == []
     assert exported_lines_verify(lines) == []
 
-    edited = json.loads(lines[2])
-    edited["changes"] = {"i": 99}
+
+def test_tampered_exports_are_reported_by_the_recipe(api, cast):
+    _events(5, cast["dana"])
+    lines = _export_lines(api)
+    exported = [json.loads(line) for line in lines]
+
+    edited = dict(exported[2], changes={"i": 99})
     tampered = [*lines[:2], json.dumps(edited), *lines[3:]]
+    assert recipe_verify_export(tampered) == ["line 3: content does not match its hash"]
     assert exported_lines_verify(tampered) == [f"line 3 (#{edited['seq']}): content does not match its hash"]
-    dropped = [*lines[:2], *lines[3:]]
-    assert exported_lines_verify(dropped) == []  # a gap in seq is a filter, not a break
+
+    dropped = [*lines[:2], *lines[3:]]  # a line removed from an unfiltered export
+    assert recipe_verify_export(dropped) == [f"line 3: expected #3 after hash {exported[1]['hash'][:12]}"]
+    assert exported_lines_verify(dropped) == ["line 3 (#4): expected #3, events are missing"]
+
     reordered = [lines[0], lines[2], lines[1], *lines[3:]]
-    assert exported_lines_verify(reordered) == [f"line 3 (#{exported[1]['seq']}): out of order after #{exported[2]['seq']}"]
-    forged = dict(exported[2], prev_hash="f" * 64)
-    forged["hash"] = hash_of(forged["prev_hash"], {k: v for k, v in forged.items() if k not in ("id", "prev_hash", "hash")})
-    relinked = [*lines[:2], json.dumps(forged), *lines[3:]]
-    # A re-hashed forgery breaks the links on both sides of it.
-    assert exported_lines_verify(relinked) == [
-        f"line 3 (#{forged['seq']}): prev_hash does not match #{exported[1]['seq']}",
-        f"line 4 (#{exported[3]['seq']}): prev_hash does not match #{forged['seq']}",
+    assert len(recipe_verify_export(reordered)) == 3
+    assert exported_lines_verify(reordered)[0] == "line 2 (#3): expected #2, events are missing"
+
+    # An edited line re-hashed onto its true predecessor: it fits, the next line no longer does.
+    forged = _rehash([*exported[:2], dict(exported[2], changes={"i": 99})])[2]
+    assert recipe_verify_export([*lines[:2], forged, *lines[3:]]) == [
+        f"line 4: expected #4 after hash {json.loads(forged)['hash'][:12]}",
+    ]
+
+
+def test_filtered_export_gaps_are_not_breaks(api, cast):
+    _events(2, cast["dana"])
+    _events(2, cast["sam"])
+    response = api("audrey").get("/api/v1/audit/events/export/?format=jsonl&actor=sam")
+    lines = _body(response).splitlines()
+    assert exported_lines_verify(lines, complete=False) == []
+    assert exported_lines_verify(lines) != []  # not the whole chain
+
+
+def test_rehashed_or_shortened_export_fails_against_the_checkpoint(api, cast, checkpoint_file):
+    from audit.checkpoints import checkpoint_write
+
+    _events(4, cast["dana"])
+    checkpoint = checkpoint_write()
+    lines = _export_lines(api)
+    exported = [json.loads(line) for line in lines]
+    key = open(checkpoint_file.parent / "checkpoint.key", encoding="utf-8").read().strip().encode()
+    [stored] = [json.loads(line) for line in checkpoint_file.read_text().splitlines()]
+    assert recipe_checkpoint_signed(stored, key)
+    assert not recipe_checkpoint_signed(dict(stored, seq=stored["seq"] - 1), key)
+    assert recipe_verify_export(lines, stored) == []
+
+    # The documented recipe re-hashes an edited chain so that it links again — only the
+    # checkpoint written before the edit tells.
+    rehashed = _rehash([*exported[:1], dict(exported[1], object_repr="innocent"), *exported[2:]])
+    assert recipe_verify_export(rehashed) == []
+    assert recipe_verify_export(rehashed, stored) == [
+        f"checkpoint #{checkpoint['seq']} not matched: tail deleted, truncated or re-hashed"
+    ]
+    assert exported_lines_verify(rehashed, checkpoint=stored) == [
+        f"event #{checkpoint['seq']} does not match the checkpoint's hash (re-hashed chain)"
+    ]
+    shortened = lines[: checkpoint["seq"] - 1]  # the newest events deleted before exporting
+    assert recipe_verify_export(shortened) == []
+    assert recipe_verify_export(shortened, stored) != []
+    assert exported_lines_verify(shortened, checkpoint=stored) == [
+        f"the checkpoint names event #{checkpoint['seq']}, the export ends at #{checkpoint['seq'] - 1}"
     ]
 
 
