@@ -307,7 +307,8 @@ def target(world, route: str, method: str, owner: str):
         "api:gate-exception-detail": {"pk": o["exception"].pk}, "api:gate-exception-revoke": {"pk": o["exception"].pk},
         "api:token-revoke": {"pk": o["token"].pk}, "api:job-detail": {"pk": o["job"].pk},
         "api:policy-version-detail": {"number": world["policy"].number},
-        "api:audit-event-detail": {"pk": AuditEvent.objects.order_by("seq").first().pk},
+        # An event every role may see (sign-ins are for auditors and admins only).
+        "api:audit-event-detail": {"pk": AuditEvent.objects.filter(action="use_case.create").order_by("seq").first().pk},
         "portal:model": {"name": m}, "portal:version": {"name": m, "number": v1},
         "portal:version-artifact-check": {"name": m, "number": v1}, "portal:dataset": {"pk": o["dataset"].pk},
         "portal:use-case": {"pk": uc}, "portal:promotion": {"pk": o["promotion"].pk}, "portal:job": {"pk": o["job"].pk},
@@ -318,7 +319,7 @@ def target(world, route: str, method: str, owner: str):
         "portal:proposal": {"pk": o["proposal"].pk}, "portal:review-complete": {"pk": o["review"].pk},
         "portal:version-new": {"name": m}, "portal:version-request": {"name": m, "number": v1},
         "portal:promotion-withdraw": {"pk": o["promotion"].pk},
-        "portal:audit-event": {"seq": AuditEvent.objects.order_by("seq").first().seq},
+        "portal:audit-event": {"seq": AuditEvent.objects.filter(action="use_case.create").order_by("seq").first().seq},
     }
     exp = o["experiment"].pk
     for name in ("detail", "start", "stop", "events", "analyses", "assign", "decision", "decision-sign"):
