@@ -5,10 +5,11 @@ from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, parsers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core import limits
 from core.api import ServiceModelViewSet
 from core.errors import NotFound
 
@@ -101,7 +102,7 @@ class ModelVersionViewSet(
     filterset_class = ModelVersionFilter
     lookup_field = "number"
     lookup_value_regex = r"[0-9]+"
-    parser_classes = [parsers.JSONParser, ArtifactMultiPartParser, parsers.FormParser]
+    parser_classes = [limits.JSONParser, limits.bounded(ArtifactMultiPartParser), limits.FormParser]
     search_fields = ["description", "framework", "code_commit", "training_run"]
     ordering_fields = ["number", "created_at"]
 
