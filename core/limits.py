@@ -87,12 +87,16 @@ def check_json(value, *, field=None):
         _raise(*problem, field=field)
 
 
+# No serializer has a field name anywhere near this long.
+MAX_FIELD_NAME_CHARS = 200
+
+
 def check_form(data):
     """Form and multipart fields: every value a bounded string."""
     max_chars = settings.STEWARD_API_MAX_STRING_CHARS
     for key, values in data.lists():
-        if len(key) > max_chars:
-            raise ValidationError({NON_FIELD: [f"Field names of at most {max_chars} characters."]})
+        if len(key) > MAX_FIELD_NAME_CHARS:
+            raise ValidationError({NON_FIELD: [f"Field names of at most {MAX_FIELD_NAME_CHARS} characters."]})
         for value in values:
             if isinstance(value, str) and len(value) > max_chars:
                 raise ValidationError({key: [f"At most {max_chars} characters (got {len(value)})."]})
@@ -109,7 +113,13 @@ def _read_bounded(stream):
 
 class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(_read_bounded(stream), media_type, parser_context)
+        try:
+            data = super().parse(_read_bounded(stream), media_type, parser_context)
+        except RecursionError:
+            # The C decoder gives up on very deep nesting before we can count the levels.
+            raise ValidationError(
+                {NON_FIELD: [f"Nested at most {settings.STEWARD_API_MAX_JSON_DEPTH} levels deep."]}
+            ) from None
         check_json(data)
         return data
 

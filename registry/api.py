@@ -138,6 +138,10 @@ class ModelVersionViewSet(
         return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ModelVersionUpdateSerializer, responses={200: ModelVersionSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)
+
+    @extend_schema(request=ModelVersionUpdateSerializer, responses={200: ModelVersionSerializer})
     def update(self, request, *args, **kwargs):
         version = self.get_object()
         data = ModelVersionUpdateSerializer(data=request.data, partial=kwargs.get("partial", False))
