@@ -11,6 +11,7 @@ happens outside one (an unknown URL, an oversized body, the database gone) is re
 `core.middleware.ApiErrorMiddleware` with the same `error_body`/`unexpected_error` below.
 """
 
+import datetime
 import logging
 
 import django_filters
@@ -19,7 +20,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, InterfaceError, OperationalError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, pagination, status
@@ -96,11 +97,28 @@ class IdFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 instant, handed to the database in UTC: PostgreSQL refuses offsets past ±15:59
+    that ISO 8601 allows (`-17:56` → DataError), and a year-1 time with an offset leaves the
+    calendar once converted."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
 def bound_number_filters(filterset):
     for f in filterset.filters.values():
         if isinstance(f, django_filters.NumberFilter):
             f.extra.setdefault("min_value", INT64_MIN)
             f.extra.setdefault("max_value", INT64_MAX)
+        elif isinstance(f, django_filters.IsoDateTimeFilter):
+            f.field_class = UtcIsoDateTimeField
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -152,6 +170,12 @@ def special_error(exc):
             413, "payload_too_large",
             f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields.", {},
         )
+    if isinstance(exc, DataError):
+        # A value the database refuses (out of range, malformed for its type) that validation
+        # let through: the client's input, not our fault. Validation should name the field;
+        # this is the net under it.
+        logger.warning("database refused a value: %s", exc)
+        return (400, "invalid", "A value is outside what the database accepts.", {})
     if isinstance(exc, (OperationalError, InterfaceError)):
         # Connection refused, server restarting, SQLite busy past its timeout: all transient.
         # Django closes the broken connection at the end of the request (errors_occurred), so
@@ -182,6 +206,9 @@ def exception_handler(exc, context):
     special = special_error(exc)
     if special is not None:
         status_code, code, detail, headers = special
+        from rest_framework.views import set_rollback
+
+        set_rollback()
         response = Response(_body(status_code, code, detail, {}, request), status=status_code, headers=headers)
         response._has_been_logged = status_code >= 500  # logged above; Django would log it again
         return response

@@ -32,6 +32,7 @@ def assert_error(response, status, field=None):
         ("/api/v1/models/credit-gbm/versions/?dataset=99999999999999999999", "dataset"),
         ("/api/v1/promotions/?version=99999999999999999999", "version"),
         ("/api/v1/policies/versions/?number=99999999999999999999", "number"),
+        ("/api/v1/audit/events/?since=0001-01-01T00:00:00%2B05:00", "since"),
         ("/api/v1/models/?page_size=true", "page_size"),
         ("/api/v1/models/?page_size=0", "page_size"),
         ("/api/v1/models/?page_size=501", "page_size"),
@@ -46,6 +47,27 @@ def test_integer_filters_still_filter(api, inventory):
     assert api("dana").get(f"/api/v1/models/?use_case={use_case}").json()["count"] == 1
     assert api("dana").get(f"/api/v1/models/?use_case={use_case + 1}").json()["count"] == 0
     assert api("dana").get("/api/v1/models/?page_size=1").json()["count"] == 1
+
+
+def test_time_filters_take_any_iso_offset(api, inventory):
+    """PostgreSQL refuses offsets past ±15:59 that ISO 8601 allows; the filter converts to UTC."""
+    response = api("audrey").get("/api/v1/audit/events/?until=0582-06-01T15:26:59-17:56")
+    assert response.status_code == 200
+    assert response.json()["count"] == 0
+    response = api("audrey").get("/api/v1/audit/events/?since=2000-01-01T00:00:00-17:56")
+    assert response.json()["count"] > 0
+
+
+def test_a_value_the_database_refuses_is_400_not_500(api, cast):
+    from django.db import DataError
+
+    def refuse(execute, sql, params, many, context):
+        raise DataError("value out of range")
+
+    client = api("dana")
+    client.get("/api/v1/me/")
+    with connection.execute_wrapper(refuse):
+        assert_error(client.get("/api/v1/models/"), 400)
 
 
 def test_body_over_the_upload_limit_answers_json_413(api, cast, settings):
@@ -116,6 +138,20 @@ def test_exception_outside_drf_is_json_500(api, client, cast, monkeypatch, caplo
     assert portal.urls  # the urlconf is loaded; only resolution fails
     assert_error(response, 500)
     assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
+
+
+def test_database_error_outside_drf_is_json_503(client, cast, monkeypatch):
+    """Django renders what escapes a middleware; under /api/ it still becomes the JSON 503."""
+    from django.urls import resolvers
+
+    def unavailable(*args, **kwargs):
+        raise OperationalError("could not connect to server")
+
+    client.raise_request_exception = False
+    monkeypatch.setattr(resolvers.URLResolver, "resolve", unavailable)
+    response = client.get("/api/v1/models/")
+    assert_error(response, 503)
+    assert response["Retry-After"]
 
 
 def _failing_database(execute, sql, params, many, context):
