@@ -7,13 +7,20 @@ from collections import Counter
 from pathlib import Path
 
 FUZZ = {"cases": 0, "operations": set(), "status": Counter(), "server_errors": 0, "violations": 0,
-        "failing": []}
+        "failing": [], "known": Counter()}
 
 
-def fuzz_record(*, operation, role, status, failures):
+def fuzz_record(*, operation, role, status, failures, known=False):
+    """Count one fuzz case. Cases of operations with a known failure (KNOWN in test_fuzz.py,
+    fixed on another branch) are counted apart, so the figures say what this branch does."""
     FUZZ["cases"] += 1
     FUZZ["operations"].add(operation)
     FUZZ["status"][status] += 1
+    if known:
+        FUZZ["known"]["cases"] += 1
+        FUZZ["known"]["server_errors"] += status >= 500
+        FUZZ["known"]["violations"] += bool(failures)
+        return
     if status >= 500:
         FUZZ["server_errors"] += 1
     if failures:
@@ -35,6 +42,7 @@ def pytest_terminal_summary(terminalreporter):
         "cases_with_violations": FUZZ["violations"],
         "status_codes": dict(sorted(FUZZ["status"].items())),
         "failing": sorted(set(FUZZ["failing"])),
+        "known_failures_elsewhere": dict(FUZZ["known"]),
     }
     out = Path(os.environ.get("STEWARD_TEST_ARTIFACTS", "test-artifacts"))
     out.mkdir(parents=True, exist_ok=True)
@@ -45,6 +53,8 @@ def pytest_terminal_summary(terminalreporter):
         f"{summary['server_errors']} 5xx, {summary['cases_with_violations']} with schema violations; "
         f"statuses {summary['status_codes']}"
     )
+    if FUZZ["known"]:
+        terminalreporter.write_line(f"  not counted above (KNOWN, fixed on another branch): {dict(FUZZ['known'])}")
 
 
 def pytest_collection_modifyitems(config, items):
