@@ -36,6 +36,8 @@ def assert_error(response, status, field=None):
         ("/api/v1/models/?page_size=true", "page_size"),
         ("/api/v1/models/?page_size=0", "page_size"),
         ("/api/v1/models/?page_size=501", "page_size"),
+        ("/api/v1/models/?page_size=%C2%B2", "page_size"),
+        ("/api/v1/models/?page_size=" + "9" * 5000, "page_size"),
     ],
 )
 def test_out_of_range_and_junk_query_parameters_answer_400_naming_them(api, inventory, url, field):
