@@ -15,6 +15,7 @@ ERRORS = {
     "401": "Not signed in (no or an unknown API token).",
     "403": "Signed in but not allowed (no role, an auditor writing, someone else's object).",
     "404": "No such object (or page).",
+    "406": "The `Accept` header asks for a representation this operation does not offer.",
     "409": "Conflicts with stored data (a duplicate name, a state that does not allow it).",
     "413": "The body is too large (DATA_UPLOAD_MAX_MEMORY_SIZE, ARTIFACT_MAX_BYTES).",
     "415": "Unsupported media type for the body.",
@@ -22,7 +23,7 @@ ERRORS = {
     "500": "A fault on our side; quote `request_id` when reporting it.",
     "503": "The database is unavailable; retry after `Retry-After` seconds.",
 }
-READ_ERRORS = ["400", "401", "403", "404", "429", "500", "503"]
+READ_ERRORS = ["400", "401", "403", "404", "406", "429", "500", "503"]
 WRITE_ERRORS = READ_ERRORS + ["409", "413", "415"]
 RETRY_AFTER = {
     "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}

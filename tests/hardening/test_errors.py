@@ -96,6 +96,10 @@ def test_unknown_api_url_is_json_404_but_portal_keeps_html(api, client, cast):
     assert response["Content-Type"].startswith("text/html")
 
 
+def test_unacceptable_accept_header_is_json_406(api, cast):
+    assert_error(api("dana").get("/api/v1/models/", HTTP_ACCEPT="text/csv"), 406)
+
+
 def test_malformed_json_is_json_400(api, cast):
     response = api("dana").generic("POST", "/api/v1/use-cases/", b"{not json", content_type="application/json")
     assert_error(response, 400)
