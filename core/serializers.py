@@ -32,3 +32,15 @@ class BackgroundJobSerializer(serializers.ModelSerializer):
             "created_at", "started_at", "finished_at",
         ]
         read_only_fields = fields
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape (core.api); every operation documents it for its error statuses."""
+
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.JSONField(), help_text="{field: [messages]}; `non_field_errors` for the rest."
+    )
+    request_id = serializers.CharField(help_text="Also in the X-Request-ID header.")

@@ -16,8 +16,8 @@ class ClassificationSerializer(serializers.ModelSerializer):
     tier = serializers.IntegerField(read_only=True)
     scheme = serializers.IntegerField(source="scheme.number", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    overridden_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    confirmed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    overridden_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    confirmed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Classification
@@ -40,7 +40,8 @@ class PolicyInputSerializer(serializers.Serializer):
 
 
 class PolicySerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Null for the built-in first version (written by a migration, not a person).
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     data = serializers.SerializerMethodField()
 
     class Meta:
@@ -139,7 +140,7 @@ class PromotionSerializer(serializers.ModelSerializer):
 class ReviewSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.model.name", read_only=True)
     version = serializers.IntegerField(source="version.number", read_only=True)
-    completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    completed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     overdue = serializers.SerializerMethodField()
 
     class Meta:

@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "audit.middleware.RequestContextMiddleware",
+    # JSON errors under /api/ whatever raised them (needs the request id set just above).
+    "core.middleware.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -90,6 +92,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         envstr("DATABASE_URL", f"sqlite:///{VAR_DIR / 'steward.sqlite3'}"),
         conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
+        # A kept-alive connection is checked before a request reuses it, so after a database
+        # restart the next request reconnects instead of failing on the dead connection.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -199,6 +204,16 @@ ARTIFACT_MAX_BYTES = envint("ARTIFACT_MAX_BYTES", 512 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 50 * 1024 * 1024)
 
+# Bounds on what the API accepts in a body (core/limits.py; docs/api.md "Limits"). Past them the
+# answer is 400 naming the field (413 for the whole body past DATA_UPLOAD_MAX_MEMORY_SIZE).
+STEWARD_API_MAX_STRING_CHARS = envint("STEWARD_API_MAX_STRING_CHARS", 65_536)
+STEWARD_API_MAX_JSON_KEYS = envint("STEWARD_API_MAX_JSON_KEYS", 1_000)
+STEWARD_API_MAX_JSON_ITEMS = envint("STEWARD_API_MAX_JSON_ITEMS", 10_000)
+STEWARD_API_MAX_JSON_DEPTH = envint("STEWARD_API_MAX_JSON_DEPTH", 20)
+STEWARD_API_MAX_JSON_NODES = envint("STEWARD_API_MAX_JSON_NODES", 100_000)
+# Seconds a client should wait before retrying a 503 (database unavailable).
+STEWARD_API_RETRY_AFTER = envint("STEWARD_API_RETRY_AFTER", 5)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "core.authentication.HashedTokenAuthentication",
@@ -208,11 +223,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "core.api.FilterBackend",
         "rest_framework.filters.SearchFilter",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "core.limits.JSONParser",
+        "core.limits.FormParser",
+        "core.limits.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

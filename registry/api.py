@@ -5,10 +5,11 @@ from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, parsers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from core import limits
 from core.api import ServiceModelViewSet
 from core.errors import NotFound
 
@@ -117,7 +118,7 @@ class ModelVersionViewSet(
     filterset_class = ModelVersionFilter
     lookup_field = "number"
     lookup_value_regex = r"[0-9]+"
-    parser_classes = [parsers.JSONParser, ArtifactMultiPartParser, parsers.FormParser]
+    parser_classes = [limits.JSONParser, limits.bounded(ArtifactMultiPartParser), limits.FormParser]
     search_fields = ["description", "framework", "code_commit", "training_run"]
     ordering_fields = ["number", "created_at"]
 
@@ -151,6 +152,10 @@ class ModelVersionViewSet(
         version = services.model_version_register(actor=request.user, model=model, **data.validated_data)
         version = self.get_queryset().get(pk=version.pk)
         return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ModelVersionUpdateSerializer, responses={200: ModelVersionSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)
 
     @extend_schema(request=ModelVersionUpdateSerializer, responses={200: ModelVersionSerializer})
     def update(self, request, *args, **kwargs):

@@ -1,6 +1,8 @@
 import django_filters as filters
 from django.db.models import Exists, OuterRef
 
+from core.api import IdFilter
+
 from .models import Dataset, ModelVersion, RegisteredModel, Stage, UseCase
 
 
@@ -24,10 +26,10 @@ class DatasetFilter(filters.FilterSet):
 
 class RegisteredModelFilter(filters.FilterSet):
     owner = filters.CharFilter(field_name="owner__username")
-    use_case = filters.NumberFilter(field_name="use_case_id")
+    use_case = IdFilter(field_name="use_case_id")
     tag = filters.CharFilter(method="filter_tag")
     stage = filters.ChoiceFilter(choices=Stage.choices, method="filter_stage", help_text="Models having a version in this stage.")
-    dataset = filters.NumberFilter(method="filter_dataset", help_text="Models with a version trained on this dataset id.")
+    dataset = IdFilter(method="filter_dataset", help_text="Models with a version trained on this dataset id.")
 
     class Meta:
         model = RegisteredModel
@@ -49,7 +51,7 @@ class RegisteredModelFilter(filters.FilterSet):
 
 class ModelVersionFilter(filters.FilterSet):
     tag = filters.CharFilter(method="filter_tag")
-    dataset = filters.NumberFilter(method="filter_dataset")
+    dataset = IdFilter(method="filter_dataset", help_text="Versions trained on this dataset id.")
 
     class Meta:
         model = ModelVersion

@@ -1,6 +1,7 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from core.limits import json_problem
 from core.text import render_markdown
 
 from .models import (
@@ -23,6 +24,10 @@ class FiniteJSONObjectField(serializers.JSONField):
         value = super().to_internal_value(data)
         from django.core.exceptions import ValidationError
 
+        # JSON-encoded in a multipart form, it skipped the JSON parser's bounds.
+        problem = json_problem(value)
+        if problem:
+            raise serializers.ValidationError([problem])
         try:
             self.validator(value)
         except ValidationError as exc:
