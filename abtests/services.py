@@ -619,13 +619,33 @@ def analysis_run(*, analysis_id: int) -> Analysis:
     try:
         status, results, counts, code = analyse(analysis.experiment)
     except ValueError as exc:  # the data cannot support the test (e.g. zero variance)
-        status, results, counts, code = Analysis.Status.FAILED, {"error": str(exc)}, {}, {}
+        status, results, counts, code = Analysis.Status.FAILED, {"error": f"The data cannot support the test: {exc}"}, {}, {}
     with transaction.atomic():
         analysis.status, analysis.results, analysis.input_counts, analysis.code_version = status, results, counts, code
         analysis.finished_at = timezone.now()
         analysis.save(update_fields=["status", "results", "input_counts", "code_version", "finished_at"])
         audit_record(action="experiment.analysis", actor=None, obj=analysis.experiment,
                      changes={"analysis": {"before": None, "after": {"id": analysis.pk, "status": status}}})
+    return analysis
+
+
+def analysis_fail(*, analysis_id: int, error: BaseException, attempts: int = 1) -> Analysis:
+    """Record that an analysis could not be computed (the worker gave up after `attempts` tries):
+    failed, with the time and a message for people; the raw exception belongs in the log."""
+    with transaction.atomic():
+        analysis = Analysis.objects.select_for_update().select_related("experiment").get(pk=analysis_id)
+        analysis.status = Analysis.Status.FAILED
+        analysis.finished_at = timezone.now()
+        analysis.results = {
+            "error": (
+                f"The analysis could not be computed: an internal error ({type(error).__name__}) stopped it "
+                f"after {attempts} attempt(s). Nothing was decided; request a new analysis, and if it fails "
+                f"again tell an administrator (the worker's log has the details for job {analysis.job_id})."
+            ),
+        }
+        analysis.save(update_fields=["status", "finished_at", "results"])
+        audit_record(action="experiment.analysis", actor=None, obj=analysis.experiment,
+                     changes={"analysis": {"before": None, "after": {"id": analysis.pk, "status": analysis.status}}})
     return analysis
 
 
