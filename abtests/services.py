@@ -17,10 +17,12 @@ from audit.services import audit_record, diff, snapshot
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.roles import Role, has_role, is_admin
 from core.services import job_create, job_enqueue
+from governance.access import can_accept_model
 from registry.access import model_can_write
 
 from . import stats
 from .assignment import assign_arm
+from .horizon import horizon
 from .models import Analysis, Arm, Decision, Event, EventBatch, Experiment
 
 DESIGN_FIELDS = [
@@ -51,21 +53,12 @@ def can_run(user, experiment_or_model) -> bool:
     return model_can_write(user, model)
 
 
-def acceptance_signers(experiment: Experiment) -> set[int]:
-    """User ids the use case's RACI holds Accountable for model acceptance."""
-    from governance.services import raci_for
-
-    return raci_for(use_case=experiment.model.use_case).people_for("model_acceptance", {"A"})
-
-
 def can_decide(user, experiment: Experiment | None = None) -> bool:
     """The RACI's Accountable people for model acceptance sign decisions; when the RACI names
-    nobody (no one assigned yet), risk officers and administrators do."""
-    if experiment is not None:
-        named = acceptance_signers(experiment)
-        if named:
-            return user.pk in named
-    return has_role(user, Role.RISK_OFFICER) or is_admin(user)
+    nobody (no one assigned yet), risk officers and administrators do (governance's rule)."""
+    if experiment is None:
+        return has_role(user, Role.RISK_OFFICER) or is_admin(user)
+    return can_accept_model(user, experiment.model.use_case)
 
 
 def _require(allowed: bool, message: str) -> None:
@@ -214,7 +207,7 @@ def _validate_design(exp: Experiment, champion, challengers, allocation, arm_nam
     plan = plan_compute(
         metric_type=exp.metric_type, mde=exp.mde, alpha=exp.alpha, power=exp.power, alternative=exp.alternative,
         baseline=exp.baseline, sd=exp.sd, daily_units=exp.daily_units,
-        allocation=allocation if exp.kind == Experiment.Kind.AB else None,
+        allocation=(allocation or [1.0] * len(versions)) if exp.kind == Experiment.Kind.AB else None,
     )
     exp.n_per_arm = plan["n_per_arm"]
     # Shadow: every request yields a pair, so the horizon is n pairs (the two-sample size is
@@ -309,24 +302,6 @@ def experiment_start(*, actor, experiment: Experiment) -> Experiment:
         changes={"status": {"before": "draft", "after": exp.status}, "protocol_sha256": {"before": None, "after": digest}},
     )
     return exp
-
-
-def horizon(experiment: Experiment, *, units: int | None = None) -> dict:
-    """Progress towards the planned sample size or duration (one COUNT query, none when the
-    caller already counted the events, as the analysis does in its aggregate)."""
-    if units is None:
-        units = Event.objects.filter(experiment=experiment).count()
-    elapsed = (timezone.now() - experiment.started_at).total_seconds() / 86400 if experiment.started_at else 0.0
-    by_n = experiment.total_n > 0 and units >= experiment.total_n
-    by_days = experiment.days is not None and experiment.started_at is not None and elapsed >= experiment.days
-    return {
-        "units": units,
-        "planned_units": experiment.total_n,
-        "fraction": min(1.0, units / experiment.total_n) if experiment.total_n else 0.0,
-        "elapsed_days": round(elapsed, 3),
-        "planned_days": experiment.days,
-        "reached": bool(by_n or by_days),
-    }
 
 
 @transaction.atomic
@@ -669,7 +644,9 @@ def decision_record(*, actor, experiment: Experiment, outcome: str, rationale: s
         raise Conflict("A draft experiment cannot be decided.", fields={"status": [exp.status]})
     if exp.status == Experiment.Status.DECIDED:
         raise Conflict("This experiment is already decided.", fields={"status": [exp.status]})
-    analysis = exp.analyses.filter(status=Analysis.Status.COMPLETED).order_by("-created_at").first()
+    # The verdict of record is the first completed analysis: the one at the planned look. Later
+    # analyses read the same events (see `horizon`), so they cannot move it.
+    analysis = exp.analyses.filter(status=Analysis.Status.COMPLETED).order_by("created_at", "pk").first()
     challengers = [a.version for a in exp.arms.select_related("version").order_by("position")[1:]]
     if outcome == Decision.Outcome.ADOPT:
         if version is None and len(challengers) == 1:
@@ -705,10 +682,11 @@ def decision_record(*, actor, experiment: Experiment, outcome: str, rationale: s
     return decision
 
 
-def _open_promotion(exp: Experiment, version, signer) -> str:
-    """"Adopt" opens a promotion request of the challenger to its next stage, requested in the
-    name of the experiment's owner (the signer then approves it: separation of duties). Returns
-    the request id, or why none was opened (e.g. already in production, use case unclassified)."""
+def _open_promotion(exp: Experiment, version, decider) -> str:
+    """"Adopt" opens a promotion request of the challenger to its next stage, in the name of the
+    person who decided (the trail records who did what; as its requester, the decider cannot
+    also approve it). Returns the request id, or why none was opened (e.g. already in
+    production, use case unclassified)."""
     from governance.services import promotion_request
     from registry.models import STAGE_ORDER
 
@@ -718,8 +696,8 @@ def _open_promotion(exp: Experiment, version, signer) -> str:
     try:
         with transaction.atomic():
             promotion = promotion_request(
-                actor=exp.created_by, version=version, target_stage=target,
-                reason=f"Adopted in experiment '{exp.name}' (#{exp.pk}); decision signed by {signer.get_username()}.",
+                actor=decider, version=version, target_stage=target, adoption=True,
+                reason=f"Adopted in experiment '{exp.name}' (#{exp.pk}); decision signed by {decider.get_username()}.",
             )
     except (Conflict, Forbidden, InvalidInput) as exc:
         return f"not opened: {exc.message}"[:64]

@@ -125,7 +125,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -147,6 +147,7 @@ __all__ = [
     "achieved_power_proportions",
     "allocate_sample_size",
     "holm",
+    "holm_group_sequential",
     "mann_whitney_u",
     "mcnemar_test",
     "msprt_normal",
@@ -1175,30 +1176,70 @@ def srm_chisquare(observed_counts: Sequence[int], allocation_weights: Sequence[f
 
 
 def holm(p_values: Sequence[float], alpha: float = 0.05) -> HolmResult:
-    """Holm step-down adjusted p-values (returned in the input order) and rejections."""
+    """Holm step-down adjusted p-values (returned in the input order) and rejections
+    (statsmodels ``multipletests(method='holm')``)."""
+    from statsmodels.stats.multitest import multipletests
+
     ps = tuple(_check_finite(p, "p-value") for p in p_values)
     if not ps:
         raise ValueError("holm needs at least one p-value")
     if any(not 0.0 <= p <= 1.0 for p in ps):
         raise ValueError("p-values must be in [0, 1]")
     alpha = _check_open_unit(alpha, "alpha")
-    m = len(ps)
-    order = sorted(range(m), key=lambda i: ps[i])
-    adjusted = [0.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * ps[i]))
-        adjusted[i] = running
+    reject, adjusted, _, _ = multipletests(ps, alpha=alpha, method="holm")
     return HolmResult(
         p_values=ps,
-        adjusted_p_values=tuple(adjusted),
-        reject=tuple(p <= alpha for p in adjusted),
+        adjusted_p_values=tuple(float(p) for p in adjusted),
+        reject=tuple(bool(r) for r in reject),
         alpha=alpha,
         conventions=(
             "Holm step-down: adjusted p_(i) = max_(j<=i) min(1, (m-j+1) p_(j)); reject when "
             f"adjusted p <= {alpha} (statsmodels multipletests method='holm')"
         ),
     )
+
+
+def holm_group_sequential(
+    p_values_by_look: Sequence[Sequence[float]], thresholds: Callable[[float], Sequence[float]], alpha: float = 0.05
+) -> tuple[int | None, tuple[bool, ...], tuple[float, ...]]:
+    """Holm's step-down over m hypotheses tested at planned looks (Maurer & Bretz 2013, the Holm
+    graph): each not yet rejected hypothesis is tested at level ``alpha / r`` (``r`` hypotheses
+    left) with group-sequential nominal thresholds ``thresholds(level)[k]`` at look ``k``; when
+    one is rejected at any look so far, the others are tested again at all looks so far at the
+    larger level. With one look and ``thresholds(level) = [level]`` this is Holm's procedure.
+
+    ``p_values_by_look[k][i]`` is hypothesis ``i``'s nominal p-value at look ``k`` (looks in
+    order, all reached). Returns ``(first look at which anything is rejected or None, rejected
+    per hypothesis, level each hypothesis was last tested at)``; only looks up to the first
+    rejecting look are used, since the design stops there.
+    """
+    alpha = _check_open_unit(alpha, "alpha")
+    looks = [tuple(_check_finite(p, "p-value") for p in row) for row in p_values_by_look]
+    if not looks or not looks[0]:
+        raise ValueError("holm_group_sequential needs at least one look and one hypothesis")
+    m = len(looks[0])
+    if any(len(row) != m for row in looks):
+        raise ValueError("every look needs one p-value per hypothesis")
+    cache: dict[float, Sequence[float]] = {}
+    for stop in range(len(looks)):
+        rejected = [False] * m
+        levels = [alpha / m] * m
+        while True:
+            left = [i for i in range(m) if not rejected[i]]
+            if not left:
+                break
+            level = alpha / len(left)
+            bounds = cache.setdefault(level, tuple(thresholds(level)))
+            newly = [i for i in left if any(looks[k][i] <= bounds[k] for k in range(stop + 1))]
+            for i in left:
+                levels[i] = level
+            if not newly:
+                break
+            for i in newly:
+                rejected[i] = True
+        if any(rejected):
+            return stop, tuple(rejected), tuple(levels)
+    return None, tuple(False for _ in range(m)), tuple(levels)
 
 
 # --------------------------------------------------------------------------------------------

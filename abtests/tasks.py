@@ -7,6 +7,12 @@ from core.services import job_claim, job_finish, job_release
 
 log = logging.getLogger(__name__)
 
+#: What the job widget says when the analysis is done, in people's words.
+FINISHED = {
+    "completed": "the verdict is below.",
+    "interim": "no verdict yet: progress and data quality only.",
+}
+
 
 @shared_task(bind=True, max_retries=3, default_retry_delay=10)
 def analysis_run_task(self, job_id: int):
@@ -29,7 +35,7 @@ def analysis_run_task(self, job_id: int):
         job_finish(job_id=job_id, ok=False, message=analysis.results["error"])
         raise
     job_finish(job_id=job_id, ok=analysis.status != "failed", result={"analysis": analysis.pk, "status": analysis.status},
-               message=f"Analysis {analysis.get_status_display().lower()}")
+               message=FINISHED.get(analysis.status) or analysis.results.get("error", ""))
     return analysis.status
 
 

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from abtests import services as ab
 from abtests import stats
+from abtests.horizon import horizon
 from abtests.models import Analysis, Arm, Decision, Event, Experiment
 from audit.models import AuditEvent
 from core.errors import InvalidInput, ServiceError
@@ -312,23 +313,16 @@ def _analysis_context(exp, analysis) -> dict:
 
 
 def _progress(exp) -> dict:
-    progress = ab.horizon(exp)
-    progress["percent"] = _percent(progress["units"], progress["planned_units"])
+    progress = horizon(exp, arms=list(exp.arms.all()))
+    progress["percent"] = int(100 * progress["fraction"])
     if exp.days:
         progress["days_percent"] = min(100, int(100 * progress["elapsed_days"] / exp.days))
     if exp.kind == E.Kind.AB:
-        by_arm = dict(Event.objects.filter(experiment=exp).order_by().values_list("arm_id").annotate(n=Count("pk")))
-        planned = {a.name: n for a, n in zip(exp.arms.all(), _arm_sizes(exp), strict=False)}
-        progress["arms"] = [{"name": a.name, "version": a.version.number, "n": by_arm.get(a.pk, 0), "planned": planned.get(a.name)}
-                            for a in exp.arms.all()]
+        versions = {a.pk: a.version.number for a in exp.arms.all()}
+        progress["arms"] = [{**row, "version": versions[row["key"]]} for row in progress["arms"]]
+    else:
+        progress.pop("arms")
     return progress
-
-
-def _arm_sizes(exp) -> list[int]:
-    """Planned units per arm, from the stored total and the allocation weights."""
-    arms = list(exp.arms.all())
-    total = sum(a.weight for a in arms) or 1
-    return [round(exp.total_n * a.weight / total) for a in arms]
 
 
 def _locked(exp) -> dict | None:

@@ -363,5 +363,5 @@ def test_detail_queries_do_not_grow_with_arms_metrics_or_events(browse, cast, ve
     analyse(large, cast, django_capture_on_commit_callbacks)
     # session, user, experiment (model, use case, creator), its arms with versions, the viewer's
     # roles, the decision, the latest analysis with its job, the RACI, the start's audit event,
-    # the horizon's COUNT, the per-arm COUNT, and the session's save (SAVEPOINT, UPDATE, RELEASE)
-    assert count(small) == count(large) == 14
+    # the horizon's per-arm COUNT, and the session's save (SAVEPOINT, UPDATE, RELEASE)
+    assert count(small) == count(large) == 13
