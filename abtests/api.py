@@ -1,10 +1,10 @@
 """REST API of experiments. Views validate, call one service, serialise the result."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from core.errors import InvalidInput
@@ -135,6 +135,10 @@ class DecisionSerializer(serializers.ModelSerializer):
         fields = ["id", "experiment", "outcome", "rationale", "version", "analysis", "signers", "decided_by", "promotion_ref", "created_at"]
 
 
+class StopSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
 class DecisionWriteSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=Decision.Outcome.choices)
     rationale = serializers.CharField()
@@ -190,11 +194,12 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def start(self, request, pk=None):
         return self._detail(services.experiment_start(actor=request.user, experiment=self.get_object()))
 
-    @extend_schema(request=inline_serializer("StopRequest", {"reason": serializers.CharField(required=False)}),
-                   responses={200: ExperimentSerializer})
+    @extend_schema(request=StopSerializer, responses={200: ExperimentSerializer})
     @action(detail=True, methods=["post"])
     def stop(self, request, pk=None):
-        reason = str(request.data.get("reason", ""))[:2000]
+        data = StopSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        reason = data.validated_data.get("reason", "")
         return self._detail(services.experiment_stop(actor=request.user, experiment=self.get_object(), reason=reason))
 
     @extend_schema(
@@ -221,8 +226,13 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["post"], parser_classes=[])
     def events(self, request, pk=None):
         exp = self.get_object()
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0) or None
+        except ValueError:
+            length = None
         batch, created = services.events_ingest(
-            actor=request.user, experiment=exp, body=request._request, content_type=request.content_type
+            actor=request.user, experiment=exp, body=request._request, content_type=request.content_type,
+            content_length=length,
         )
         return Response(
             {"batch": batch.pk, "sha256": batch.sha256, "rows": batch.rows, "stored": batch.stored, "duplicate": not created},
@@ -238,7 +248,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(responses={200: AnalysisSerializer})
     @action(detail=True, methods=["get"], url_path=r"analyses/(?P<analysis_id>[0-9]+)", url_name="analysis")
     def analysis(self, request, pk=None, analysis_id=None):
-        analysis = get_object_or_404(Analysis, pk=analysis_id, experiment_id=pk)
+        analysis = get_object_or_404(Analysis, pk=analysis_id, experiment=self.get_object())
         return Response(AnalysisSerializer(analysis).data)
 
     @extend_schema(request=DecisionWriteSerializer, responses={201: DecisionSerializer})

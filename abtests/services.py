@@ -9,12 +9,13 @@ import secrets
 import tempfile
 from datetime import UTC
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit.services import audit_record, diff, snapshot
-from core.errors import Conflict, Forbidden, InvalidInput
+from core.errors import Conflict, Forbidden, InvalidInput, ServiceError
 from core.roles import Role, has_role, is_admin
 from core.services import job_create, job_enqueue
 from governance.access import can_accept_model
@@ -358,7 +359,8 @@ def _records(fh, fmt: str, columns: set[str], required: set[str]):
     """Yield (row number, dict) from the body, streaming. CSV row 1 is the first line after the
     header; NDJSON row n is line n (blank lines are skipped but counted)."""
     fh.seek(0)
-    text = io.TextIOWrapper(fh, encoding="utf-8", newline="" if fmt == "csv" else None)
+    # utf-8-sig: UTF-8, with or without the byte-order mark Excel writes at the start.
+    text = io.TextIOWrapper(fh, encoding="utf-8-sig", newline="" if fmt == "csv" else None)
     try:
         if fmt == "csv":
             reader = csv.DictReader(text)
@@ -386,7 +388,7 @@ def _records(fh, fmt: str, columns: set[str], required: set[str]):
                     continue
                 yield number, record
     except UnicodeDecodeError as exc:
-        raise InvalidInput("The body is not UTF-8.", fields={"body": [str(exc)]}) from exc
+        raise InvalidInput("The body is not UTF-8 (with or without a byte-order mark).", fields={"body": [str(exc)]}) from exc
     finally:
         text.detach()
 
@@ -465,19 +467,42 @@ def _row_parser(exp: Experiment, arms: dict[str, Arm], now):
     return parse, columns, required
 
 
-def _spool(body) -> tuple[tempfile.SpooledTemporaryFile, str, int]:
-    """Copy the request body to a spooled file (memory up to 8 MB, then disk), hashing it."""
+class TooLarge(ServiceError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+def events_max_bytes() -> int:
+    """The largest event upload accepted (settings.EVENTS_MAX_BYTES, env `EVENTS_MAX_BYTES`)."""
+    return int(getattr(settings, "EVENTS_MAX_BYTES", 256 * 1024 * 1024))
+
+
+def _too_large(limit: int) -> TooLarge:
+    return TooLarge(
+        f"The upload is larger than the limit of {limit:,} bytes; split it into several batches.",
+        fields={"body": [f"At most {limit:,} bytes per upload."]},
+    )
+
+
+def _spool(body, limit: int) -> tuple[tempfile.SpooledTemporaryFile, str, int]:
+    """Copy the request body to a spooled file (memory up to 8 MB, then disk), hashing it; stop
+    with 413 as soon as it passes `limit` bytes."""
     spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     digest, size = hashlib.sha256(), 0
     while chunk := body.read(1024 * 1024):
+        size += len(chunk)
+        if size > limit:
+            spool.close()
+            raise _too_large(limit)
         digest.update(chunk)
         spool.write(chunk)
-        size += len(chunk)
     spool.seek(0)
     return spool, digest.hexdigest(), size
 
 
-def events_ingest(*, actor, experiment: Experiment, body, content_type: str) -> tuple[EventBatch, bool]:
+def events_ingest(
+    *, actor, experiment: Experiment, body, content_type: str, content_length: int | None = None
+) -> tuple[EventBatch, bool]:
     """Store one uploaded batch of events; returns (batch, created).
 
     Every row is validated before anything is stored: one bad row rejects the batch (400 with row
@@ -488,7 +513,10 @@ def events_ingest(*, actor, experiment: Experiment, body, content_type: str) -> 
     fmt = _format(content_type)
     if experiment.status != Experiment.Status.RUNNING:
         raise Conflict("Events are accepted only while the experiment runs.", fields={"status": [experiment.status]})
-    spool, sha, size = _spool(body)
+    limit = events_max_bytes()
+    if content_length is not None and content_length > limit:
+        raise _too_large(limit)
+    spool, sha, size = _spool(body, limit)
     with spool:
         existing = EventBatch.objects.filter(experiment=experiment, sha256=sha).first()
         if existing:
