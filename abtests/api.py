@@ -24,14 +24,29 @@ class PlanSerializer(serializers.Serializer):
     alternative = serializers.ChoiceField(choices=Experiment.Alternative.choices, default="two-sided")
     allocation = serializers.ListField(child=serializers.FloatField(), required=False, allow_null=True)
     daily_units = serializers.FloatField(required=False, allow_null=True)
+    kind = serializers.ChoiceField(choices=Experiment.Kind.choices, default="ab")
+    sequential = serializers.ChoiceField(choices=Experiment.Sequential.choices, default="none")
+    looks = serializers.IntegerField(required=False, allow_null=True, min_value=2, max_value=50)
+
+
+class PlanLookSerializer(serializers.Serializer):
+    look = serializers.IntegerField()
+    fraction = serializers.FloatField()
+    arm_sizes = serializers.ListField(child=serializers.IntegerField())
+    total = serializers.IntegerField()
+    day = serializers.IntegerField(allow_null=True)
 
 
 class PlanResultSerializer(serializers.Serializer):
-    n = serializers.FloatField()
-    n_per_arm = serializers.IntegerField()
+    n = serializers.FloatField(help_text="Fixed-horizon n per arm, real.")
+    n_fixed_per_arm = serializers.IntegerField()
+    inflation = serializers.FloatField(help_text="Maximum-sample inflation of the sequential looks (1 for a fixed horizon).")
+    n_per_arm = serializers.IntegerField(help_text="Planned (maximum) units per arm.")
     arm_sizes = serializers.ListField(child=serializers.IntegerField())
     total_n = serializers.IntegerField()
+    pairs = serializers.IntegerField(allow_null=True, help_text="Shadow experiments: planned pairs.")
     days = serializers.IntegerField(allow_null=True)
+    looks = PlanLookSerializer(many=True, help_text="Cumulative units per arm at each planned look.")
     method = serializers.CharField()
     conventions = serializers.CharField()
 
@@ -248,7 +263,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(responses={200: AnalysisSerializer})
     @action(detail=True, methods=["get"], url_path=r"analyses/(?P<analysis_id>[0-9]+)", url_name="analysis")
     def analysis(self, request, pk=None, analysis_id=None):
-        analysis = get_object_or_404(Analysis, pk=analysis_id, experiment=self.get_object())
+        analysis = get_object_or_404(Analysis, pk=analysis_id, experiment_id=pk)  # DRF's: a bad id is 404
         return Response(AnalysisSerializer(analysis).data)
 
     @extend_schema(request=DecisionWriteSerializer, responses={201: DecisionSerializer})

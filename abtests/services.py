@@ -91,11 +91,26 @@ def _finite(value, name, errors, *, required=True, low=None, high=None, open_int
 
 def plan_compute(
     *, metric_type: str, mde, alpha=0.05, power=0.8, alternative: str = "two-sided", baseline=None, sd=None,
-    allocation=None, daily_units=None,
+    allocation=None, daily_units=None, kind: str = "ab", sequential: str = "none", looks=None,
 ) -> dict:
-    """Sample size per arm, total and planned days — the plan endpoint and experiment design both
-    call this. Binary: R `power.prop.test` (p2 = baseline + mde); continuous: R `power.t.test`."""
+    """Sample size per arm, total, planned days and the look schedule — the plan endpoint, the
+    portal's calculator and experiment design all call this. Binary: R `power.prop.test`
+    (p2 = baseline + mde); continuous: R `power.t.test`. A group-sequential (O'Brien–Fleming)
+    design plans the fixed-horizon size times the inflation factor of its looks
+    (`stats.obrien_fleming_inflation`) as its maximum. A shadow experiment's horizon is n pairs
+    (every request yields one; the two-sample size is conservative for the paired tests)."""
     errors: dict = {}
+    if kind not in Experiment.Kind.values:
+        errors["kind"] = [f"Must be one of {', '.join(Experiment.Kind.values)}."]
+    if sequential not in Experiment.Sequential.values:
+        errors["sequential"] = [f"Must be one of {', '.join(Experiment.Sequential.values)}."]
+    elif sequential == Experiment.Sequential.OBF:
+        try:
+            looks = int(looks)
+        except (TypeError, ValueError):
+            looks = None
+        if looks is None or not 2 <= looks <= 50:
+            errors["looks"] = ["A group-sequential design needs 2 to 50 planned looks."]
     if metric_type not in Experiment.MetricType.values:
         errors["metric_type"] = [f"Must be one of {', '.join(Experiment.MetricType.values)}."]
     if alternative not in stats.ALTERNATIVES:
@@ -125,21 +140,47 @@ def plan_compute(
                 errors["allocation"] = ["Weights must be positive numbers."]
     if errors:
         raise InvalidInput("Invalid plan.", fields=errors)
+    shadow = kind == Experiment.Kind.SHADOW
+    allocation = None if shadow else allocation
     try:
         if metric_type == Experiment.MetricType.BINARY:
             result = stats.sample_size_proportions(baseline, mde, alpha, power, alternative, allocation)
         else:
             result = stats.sample_size_means(sd, mde, alpha, power, alternative, allocation)
+        inflation, n_looks = 1.0, 1
+        if sequential == Experiment.Sequential.OBF:
+            n_looks = looks
+            inflation = stats.obrien_fleming_inflation(looks, alpha=alpha, power=power, alternative=alternative)
     except ValueError as exc:
         raise InvalidInput(str(exc), fields={"non_field_errors": [str(exc)]}) from exc
-    days = stats.planned_duration_days(result.total_n, daily_units) if daily_units else None
+    n_per_arm = result.n_per_arm if inflation == 1.0 else math.ceil(result.n * inflation)
+    if shadow:
+        arm_sizes, total_n = [n_per_arm], n_per_arm
+    else:
+        total_n, sizes, _ = stats.allocate_sample_size(n_per_arm, allocation)
+        arm_sizes = list(sizes)
+    days = stats.planned_duration_days(total_n, daily_units) if daily_units else None
+    schedule = []
+    for k in range(1, n_looks + 1):
+        sizes_k = [math.ceil(n * k / n_looks) for n in arm_sizes]
+        schedule.append({
+            "look": k, "fraction": k / n_looks, "arm_sizes": sizes_k, "total": sum(sizes_k),
+            "day": stats.planned_duration_days(sum(sizes_k), daily_units) if daily_units else None,
+        })
+    method = result.method
+    if inflation != 1.0:
+        method += f"; × {inflation:.4f}, the maximum-sample inflation of {n_looks} O'Brien–Fleming looks"
     return {
         "n": result.n,
-        "n_per_arm": result.n_per_arm,
-        "arm_sizes": list(result.arm_sizes),
-        "total_n": result.total_n,
+        "n_fixed_per_arm": result.n_per_arm,
+        "inflation": inflation,
+        "n_per_arm": n_per_arm,
+        "arm_sizes": arm_sizes,
+        "total_n": total_n,
+        "pairs": n_per_arm if shadow else None,
         "days": days,
-        "method": result.method,
+        "looks": schedule,
+        "method": method,
         "conventions": result.conventions,
     }
 
@@ -207,14 +248,11 @@ def _validate_design(exp: Experiment, champion, challengers, allocation, arm_nam
         raise InvalidInput("Invalid experiment design.", fields=errors)
     plan = plan_compute(
         metric_type=exp.metric_type, mde=exp.mde, alpha=exp.alpha, power=exp.power, alternative=exp.alternative,
-        baseline=exp.baseline, sd=exp.sd, daily_units=exp.daily_units,
+        baseline=exp.baseline, sd=exp.sd, daily_units=exp.daily_units, kind=exp.kind,
         allocation=(allocation or [1.0] * len(versions)) if exp.kind == Experiment.Kind.AB else None,
+        sequential=exp.sequential, looks=exp.looks,
     )
-    exp.n_per_arm = plan["n_per_arm"]
-    # Shadow: every request yields a pair, so the horizon is n pairs (the two-sample size is
-    # conservative for the paired tests).
-    exp.total_n = plan["n_per_arm"] if exp.kind == Experiment.Kind.SHADOW else plan["total_n"]
-    exp.days = stats.planned_duration_days(exp.total_n, exp.daily_units) if exp.daily_units else None
+    exp.n_per_arm, exp.total_n, exp.days = plan["n_per_arm"], plan["total_n"], plan["days"]
     weights = allocation or [1.0] * len(versions)
     return [
         {"name": n, "version": v, "weight": float(w), "position": i}

@@ -148,6 +148,8 @@ __all__ = [
     "allocate_sample_size",
     "holm",
     "holm_group_sequential",
+    "group_sequential_power",
+    "obrien_fleming_inflation",
     "mann_whitney_u",
     "mcnemar_test",
     "msprt_normal",
@@ -1370,6 +1372,65 @@ def obrien_fleming_boundaries(
             "distribution corr(Z_i, Z_j) = sqrt(t_i/t_j) (Armitage-McPherson-Rowe recursion)"
         ),
     )
+
+
+def group_sequential_power(
+    z_boundaries: Sequence[float], information_fractions: Sequence[float], drift: float, two_sided: bool = True
+) -> float:
+    """Probability of crossing the efficacy boundary in the direction of ``drift`` at some look,
+    for Z statistics with mean ``drift * sqrt(t_k)`` and the canonical joint law
+    (``corr(Z_i, Z_j) = sqrt(t_i / t_j)``); a trial stops at the first crossing of either side
+    (two-sided) and the other side's crossings are not counted. Same recursion and grid as
+    ``obrien_fleming_boundaries``, on the score scale ``S = Z sqrt(t)`` with drift per unit of
+    information."""
+    ts = [float(t) for t in information_fractions]
+    cs = [abs(float(c)) for c in z_boundaries]
+    if len(ts) != len(cs) or not ts:
+        raise ValueError("one boundary per information fraction")
+    mu = abs(float(drift))
+    gaps = [ts[0]] + [b - a for a, b in zip(ts, ts[1:], strict=False)]
+    step = math.sqrt(min(gaps)) / _GRID_STEPS_PER_SD
+    power, grid, weights, density, prev_t = 0.0, None, None, None, 0.0
+    for t, c in zip(ts, cs, strict=True):
+        b = c * math.sqrt(t)
+        delta = t - prev_t
+        sd_inc, shift = math.sqrt(delta), mu * delta
+        if grid is None:
+            power += float(stats.norm.sf((b - shift) / sd_inc))
+        else:
+            power += float((weights * density) @ stats.norm.sf((b - grid - shift) / sd_inc))
+        lower = -b if two_sided else min(-b, mu * t - _LOWER_TRUNCATION_SD * math.sqrt(t))
+        new_grid, new_weights = _simpson(lower, b, step)
+        if grid is None:
+            new_density = stats.norm.pdf(new_grid, loc=shift, scale=sd_inc)
+        else:
+            kernel = stats.norm.pdf((new_grid[:, None] - grid[None, :] - shift) / sd_inc) / sd_inc
+            new_density = kernel @ (weights * density)
+        grid, weights, density, prev_t = new_grid, new_weights, new_density, t
+    return power
+
+
+def obrien_fleming_inflation(looks: int, alpha: float = 0.05, power: float = 0.8, alternative: str = "two-sided") -> float:
+    """Maximum-sample inflation factor of a group-sequential design with ``looks`` equally spaced
+    looks and Lan-DeMets O'Brien-Fleming boundaries: ``(theta_seq / theta_fixed)^2``, where
+    ``theta_fixed = z_(1-alpha/k) + z_power`` (``k`` = 2 two-sided, 1 one-sided; the fixed design's
+    convention) and ``theta_seq`` is the drift at which ``group_sequential_power`` reaches
+    ``power``. A fixed-horizon sample size times this factor is the sequential design's maximum."""
+    _check_alternative(alternative)
+    alpha = _check_open_unit(alpha, "alpha")
+    power = _check_open_unit(power, "power")
+    looks = _check_count(looks, "looks", minimum=1)
+    if looks == 1:
+        return 1.0
+    two_sided = alternative == "two-sided"
+    fractions = [k / looks for k in range(1, looks + 1)]
+    bounds = obrien_fleming_boundaries(fractions, alpha=alpha, alternative=alternative).z_boundaries
+    fixed = stats.norm.isf(alpha / 2.0 if two_sided else alpha) + stats.norm.isf(1.0 - power)
+    drift = optimize.brentq(
+        lambda d: group_sequential_power(bounds, fractions, d, two_sided) - power, fixed * 0.5, fixed * 2.0,
+        xtol=1e-12,
+    )
+    return float((drift / fixed) ** 2)
 
 
 def _solve_bound(grid, weights, density, sd_inc, spend, two_sided) -> float:

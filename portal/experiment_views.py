@@ -18,7 +18,6 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from abtests import services as ab
-from abtests import stats
 from abtests.horizon import horizon
 from abtests.models import Analysis, Arm, Decision, Event, Experiment
 from audit.models import AuditEvent
@@ -76,7 +75,7 @@ class DesignForm(forms.Form):
     power = forms.FloatField(initial=0.8)
     mde = forms.FloatField(label="Minimum detectable effect", help_text="Absolute, in the metric's unit (rate points for binary).")
     alternative = forms.ChoiceField(choices=E.Alternative.choices, initial=E.Alternative.TWO_SIDED)
-    baseline = forms.FloatField(required=False, help_text="Baseline rate (binary) or mean (continuous).")
+    baseline = forms.FloatField(required=False, help_text="The control's rate (binary) or mean (continuous, optional there).")
     sd = forms.FloatField(required=False, label="Standard deviation", help_text="Continuous metrics.")
     daily_units = forms.FloatField(required=False, label="Expected units per day", help_text="Gives the planned duration.")
     sequential = forms.ChoiceField(choices=E.Sequential.choices, label="Sequential design", initial=E.Sequential.NONE)
@@ -86,8 +85,17 @@ class DesignForm(forms.Form):
     PROTOCOL = ["metric_name", "metric_type", "direction", "secondary_metrics", "population", "splitting", "allocation"]
     STATISTICS = ["test", "alpha", "power", "mde", "alternative", "baseline", "sd", "daily_units", "sequential", "looks"]
 
+    #: Fields the service requires for some designs only: said next to the label, not "(optional)".
+    REQUIRED_WHEN = {
+        "baseline": "required for a binary goal metric",
+        "sd": "required for a continuous goal metric",
+        "looks": "required for a group-sequential design",
+    }
+
     def __init__(self, *args, versions=(), **kwargs):
         super().__init__(*args, **kwargs)
+        for name, when in self.REQUIRED_WHEN.items():
+            self.fields[name].required_when = when
         choices = [(v.number, f"v{v.number} ({v.get_stage_display()})") for v in versions]
         self.fields["champion"].choices = choices
         self.fields["challengers"].choices = choices
@@ -155,21 +163,17 @@ def _default_initial(versions: list) -> dict:
 
 def _plan(data) -> dict:
     """The numbers shown as you type: `abtests.services.plan_compute` on the form's raw values."""
-    raw = {key: (data.get(key, "").strip() or None) for key in ("metric_type", "mde", "alpha", "power", "alternative", "baseline", "sd", "daily_units")}
+    keys = ("metric_type", "mde", "alpha", "power", "alternative", "baseline", "sd", "daily_units", "kind", "sequential", "looks")
+    raw = {key: (data.get(key, "").strip() or None) for key in keys}
     allocation = None
     if raw_allocation := data.get("allocation", "").strip():
         allocation = [w.strip() for w in raw_allocation.replace(";", ",").split(",")]
-    kind = data.get("kind", E.Kind.AB)
-    plan = ab.plan_compute(
+    return ab.plan_compute(
         metric_type=raw["metric_type"] or "", mde=raw["mde"], alpha=raw["alpha"] or 0.05, power=raw["power"] or 0.8,
         alternative=raw["alternative"] or "two-sided", baseline=raw["baseline"], sd=raw["sd"], daily_units=raw["daily_units"],
-        allocation=allocation if kind == E.Kind.AB else None,
+        allocation=allocation, kind=raw["kind"] or E.Kind.AB, sequential=raw["sequential"] or E.Sequential.NONE,
+        looks=raw["looks"],
     )
-    if kind == E.Kind.SHADOW:
-        # Every request yields a pair: the horizon is n pairs, as `experiment_create` plans it.
-        plan["pairs"] = plan["n_per_arm"]
-        plan["days"] = stats.planned_duration_days(plan["n_per_arm"], float(raw["daily_units"])) if raw["daily_units"] else None
-    return plan
 
 
 @login_required

@@ -166,6 +166,27 @@ def test_plan_partial_for_shadow_counts_pairs(browse, cast):
     assert shown == {"pairs": n, "days": -(-n // 10)}
 
 
+def test_plan_partial_shows_the_inflated_maximum_and_the_look_schedule(browse, cast):
+    data = {"kind": "ab", "metric_type": "binary", "mde": "0.02", "baseline": "0.1", "daily_units": "1000"}
+    client = browse("dana")
+    fixed = plan_numbers(client.post(reverse("portal:experiment-plan"), {**data, "sequential": "none"}).content.decode())
+    shown = {}
+    for looks in (4, 10):
+        html = client.post(reverse("portal:experiment-plan"), {**data, "sequential": "obf", "looks": str(looks)}).content.decode()
+        shown[looks] = plan_numbers(html)
+        assert f'data-plan-looks="{looks}"' in html and html.count("data-look-total") == looks
+        assert shown[looks]["n_fixed_per_arm"] == fixed["n_per_arm"]
+    assert fixed["n_per_arm"] < shown[4]["n_per_arm"] < shown[10]["n_per_arm"]
+
+
+def test_fields_required_for_some_designs_say_so_rather_than_optional(browse, cast, versions):
+    html = browse("dana").get(reverse("portal:experiment-new") + "?model=credit-gbm").content.decode()
+    label = re.search(r'<label for="id_baseline">(.*?)</label>', html, re.S).group(1)
+    assert "optional" not in label and "required for a binary goal metric" in label
+    response = browse("dana").post(reverse("portal:experiment-plan"), {"metric_type": "binary", "mde": "0.1"})
+    assert response.status_code == 400 and 'data-field="baseline"' in response.content.decode()
+
+
 def test_plan_partial_answers_400_with_field_messages(browse, cast):
     response = browse("dana").post(reverse("portal:experiment-plan"), {"metric_type": "binary", "mde": "abc", "alpha": "2"})
     assert response.status_code == 400
