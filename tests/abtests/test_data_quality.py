@@ -54,6 +54,19 @@ def test_analysis_of_another_experiment_is_404(api, make_experiment, analyse, up
     assert api("dana").get(f"/api/v1/experiments/{other.pk}/analyses/{analysis_id}/").status_code == 404
 
 
-def test_beat_entry_is_installed():
+def test_the_beat_entry_queues_analyses_for_experiments_at_their_horizon(make_experiment, upload, django_capture_on_commit_callbacks):
+    """The scheduled task, looked up by the name beat sends, queues one analysis for an experiment
+    at its horizon and none for one before it (nor twice)."""
+    from portal.celery import app
+
+    from .conftest import ab_csv
+
     entry = settings.CELERY_BEAT_SCHEDULE["abtests-analyses-due"]
-    assert entry["task"] == "abtests.tasks.analyses_due_task"
+    task = app.tasks[entry["task"]]
+    reached, early = make_experiment("welch_t"), make_experiment("welch_t", name="early")
+    upload(reached, ab_csv([float(i % 5) for i in range(reached.n_per_arm)], [float(i % 7) for i in range(reached.n_per_arm)]))
+    upload(early, ab_csv([1.0, 2.0], [2.0, 3.0]))
+    with django_capture_on_commit_callbacks(execute=False):
+        assert task.apply().get() == 1
+        assert task.apply().get() == 0
+    assert list(Analysis.objects.values_list("experiment_id", "trigger")) == [(reached.pk, "beat")]
