@@ -284,7 +284,7 @@ def analyse(exp: Experiment) -> tuple[str, dict, dict, dict]:
     for look in looks:
         moments, ranks = (everything, all_ranks) if look["window"].is_all else _moments(exp, arms, look["window"])
         tested.append((look, moments, ranks, _primaries(exp, arms, moments, ranks, look["window"])))
-    # Holm over the challengers (one look: statsmodels multipletests; several looks: Holm with
+    # Holm over the challengers (one look: Holm's step-down; several looks: Holm with
     # O'Brien–Fleming thresholds at each Holm level, deciding at the first look that rejects).
     p_by_look = [[res.p_value for _, res, _, _ in primaries] for *_, primaries in tested]
     stop, rejected, levels = stats.holm_group_sequential(p_by_look, thresholds, alpha=exp.alpha)
@@ -297,8 +297,8 @@ def analyse(exp: Experiment) -> tuple[str, dict, dict, dict]:
         "comparisons": len(primaries),
         "method": "holm" if len(primaries) > 1 else "none",
         "conventions": (
-            (f"Holm over the {len(primaries)} primary comparisons with the control (statsmodels multipletests "
-             "method='holm'); " if len(primaries) > 1 else "One primary comparison; ")
+            (f"Holm over the {len(primaries)} primary comparisons with the control (as statsmodels "
+             "multipletests method='holm'); " if len(primaries) > 1 else "One primary comparison; ")
             + ("O'Brien–Fleming boundaries at each Holm level alpha/r (Maurer & Bretz 2013)." if sequential
                else f"significant when the adjusted p-value <= alpha = {exp.alpha}.")
         ),

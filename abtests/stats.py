@@ -1178,25 +1178,34 @@ def srm_chisquare(observed_counts: Sequence[int], allocation_weights: Sequence[f
 
 
 def holm(p_values: Sequence[float], alpha: float = 0.05) -> HolmResult:
-    """Holm step-down adjusted p-values (returned in the input order) and rejections
-    (statsmodels ``multipletests(method='holm')``)."""
-    from statsmodels.stats.multitest import multipletests
+    """Holm step-down adjusted p-values (returned in the input order) and rejections, equal to
+    statsmodels ``multipletests(method='holm')`` (tested against it).
 
+    Hand-written on purpose: statsmodels' Holm branch calls ``gc.collect()`` on every call, which
+    costs 0.7 s in a worker process holding numpy/scipy/Django (measured with
+    benchmarks/abtests_analysis.py: 0.03 s → 0.72 s per analysis at 100,000 events).
+    """
     ps = tuple(_check_finite(p, "p-value") for p in p_values)
     if not ps:
         raise ValueError("holm needs at least one p-value")
     if any(not 0.0 <= p <= 1.0 for p in ps):
         raise ValueError("p-values must be in [0, 1]")
     alpha = _check_open_unit(alpha, "alpha")
-    reject, adjusted, _, _ = multipletests(ps, alpha=alpha, method="holm")
+    m = len(ps)
+    order = sorted(range(m), key=lambda i: ps[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * ps[i]))
+        adjusted[i] = running
     return HolmResult(
         p_values=ps,
-        adjusted_p_values=tuple(float(p) for p in adjusted),
-        reject=tuple(bool(r) for r in reject),
+        adjusted_p_values=tuple(adjusted),
+        reject=tuple(p <= alpha for p in adjusted),
         alpha=alpha,
         conventions=(
             "Holm step-down: adjusted p_(i) = max_(j<=i) min(1, (m-j+1) p_(j)); reject when "
-            f"adjusted p <= {alpha} (statsmodels multipletests method='holm')"
+            f"adjusted p <= {alpha} (equal to statsmodels multipletests method='holm')"
         ),
     )
 
