@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from core.errors import InvalidInput
 from registry.models import ModelVersion, RegisteredModel
 
-from . import services
+from . import analyses, decisions, ingest, lifecycle, planning
 from .models import Analysis, Arm, Decision, Experiment
 
 
@@ -181,7 +181,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         if model is None:
             raise InvalidInput("Unknown model.", fields={"model": ["No registered model of this name."]})
         versions = _versions(model, fields)
-        exp = services.experiment_create(actor=request.user, model=model, **versions, **fields)
+        exp = lifecycle.experiment_create(actor=request.user, model=model, **versions, **fields)
         return self._detail(exp, status.HTTP_201_CREATED)
 
     @extend_schema(request=ExperimentWriteSerializer, responses={200: ExperimentSerializer})
@@ -193,7 +193,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         if "model" in fields and fields.pop("model") != exp.model.name:
             raise InvalidInput("The model of an experiment cannot change.", fields={"model": ["Create a new experiment."]})
         versions = _versions(exp.model, fields)
-        exp = services.experiment_update(actor=request.user, experiment=exp, **versions, **fields)
+        exp = lifecycle.experiment_update(actor=request.user, experiment=exp, **versions, **fields)
         return self._detail(exp)
 
     @extend_schema(request=PlanSerializer, responses={200: PlanResultSerializer})
@@ -202,12 +202,12 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         """Stateless sample-size and duration calculator (the same code as experiment design)."""
         data = PlanSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(services.plan_compute(**data.validated_data))
+        return Response(planning.plan_compute(**data.validated_data))
 
     @extend_schema(request=None, responses={200: ExperimentSerializer})
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
-        return self._detail(services.experiment_start(actor=request.user, experiment=self.get_object()))
+        return self._detail(lifecycle.experiment_start(actor=request.user, experiment=self.get_object()))
 
     @extend_schema(request=StopSerializer, responses={200: ExperimentSerializer})
     @action(detail=True, methods=["post"])
@@ -215,7 +215,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         data = StopSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         reason = data.validated_data.get("reason", "")
-        return self._detail(services.experiment_stop(actor=request.user, experiment=self.get_object(), reason=reason))
+        return self._detail(lifecycle.experiment_stop(actor=request.user, experiment=self.get_object(), reason=reason))
 
     @extend_schema(
         parameters=[OpenApiParameter("unit", str, required=True, description="Unit (sticky) or request (random) id.")],
@@ -226,7 +226,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def assign(self, request, pk=None):
         exp = get_object_or_404(Experiment.objects.prefetch_related("arms__version"), pk=pk)
         unit = request.query_params.get("unit", "")
-        arm = services.experiment_assign(experiment=exp, unit=unit)
+        arm = lifecycle.experiment_assign(experiment=exp, unit=unit)
         return Response({"unit": unit, "arm": arm.name, "version": arm.version.number, "experiment_status": exp.status})
 
     @extend_schema(
@@ -245,7 +245,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             length = int(request.META.get("CONTENT_LENGTH") or 0) or None
         except ValueError:
             length = None
-        batch, created = services.events_ingest(
+        batch, created = ingest.events_ingest(
             actor=request.user, experiment=exp, body=request._request, content_type=request.content_type,
             content_length=length,
         )
@@ -257,7 +257,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=None, responses={202: AnalysisSerializer})
     @action(detail=True, methods=["post"])
     def analyses(self, request, pk=None):
-        analysis = services.analysis_request(actor=request.user, experiment=self.get_object())
+        analysis = analyses.analysis_request(actor=request.user, experiment=self.get_object())
         return Response(AnalysisSerializer(analysis).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={200: AnalysisSerializer})
@@ -279,7 +279,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             version = ModelVersion.objects.filter(model=exp.model, number=data.validated_data["version"]).first()
             if version is None:
                 raise InvalidInput("Unknown version.", fields={"version": ["No such version of this model."]})
-        decision = services.decision_record(
+        decision = decisions.decision_record(
             actor=request.user, experiment=exp, outcome=data.validated_data["outcome"],
             rationale=data.validated_data["rationale"], version=version,
         )
@@ -288,5 +288,5 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=None, responses={200: DecisionSerializer})
     @action(detail=True, methods=["post"], url_path="decision/sign", url_name="decision-sign")
     def decision_sign(self, request, pk=None):
-        decision = services.decision_sign(actor=request.user, experiment=self.get_object())
+        decision = decisions.decision_sign(actor=request.user, experiment=self.get_object())
         return Response(DecisionSerializer(decision).data)

@@ -5,6 +5,8 @@ from celery import shared_task
 from core.models import BackgroundJob
 from core.services import job_claim, job_finish, job_release
 
+from .analyses import analyses_due, analysis_fail, analysis_run
+
 log = logging.getLogger(__name__)
 
 #: What the job widget says when the analysis is done, in people's words.
@@ -19,8 +21,6 @@ def analysis_run_task(self, job_id: int):
     """Run one queued analysis. Idempotent: claims the job first, so a duplicate delivery is a no-op.
     An unexpected error is retried; after the last try the analysis is recorded as failed, with
     the time and a message for people (the exception goes to the worker's log)."""
-    from .services import analysis_fail, analysis_run
-
     if not job_claim(job_id=job_id):
         return "skipped: job already claimed or finished"
     job = BackgroundJob.objects.get(pk=job_id)
@@ -42,6 +42,4 @@ def analysis_run_task(self, job_id: int):
 @shared_task
 def analyses_due_task():
     """Beat: queue analyses for running experiments that reached their horizon."""
-    from .services import analyses_due
-
     return len(analyses_due())

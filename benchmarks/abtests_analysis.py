@@ -68,7 +68,7 @@ def build(n_events: int):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from abtests import services as ab
+    from abtests import lifecycle
     from core.roles import Role
     from registry import services as registry
 
@@ -80,12 +80,12 @@ def build(n_events: int):
         registry.model_version_register(actor=dana, model=model, artifact_uri=f"s3://models/ranker/{i}", sha256=f"{i:064x}")
         for i in (1, 2)
     )
-    exp = ab.experiment_create(
+    exp = lifecycle.experiment_create(
         actor=dana, model=model, champion=champion, challengers=[challenger], name="ranker v2 vs v1",
         kind="ab", metric_name="revenue", metric_type="continuous", baseline=10.0, sd=1.0, mde=0.1,
         test="welch_t", daily_units=float(n_events),
     )
-    return dana, ab.experiment_start(actor=dana, experiment=exp)
+    return dana, lifecycle.experiment_start(actor=dana, experiment=exp)
 
 
 def _drop_indexes(cursor, table: str) -> list[str]:
@@ -180,9 +180,9 @@ def bare_aggregate(experiment_id: int) -> float:
 
 def analysis(actor, exp, repeats: int) -> dict:
     """Queue 1 + `repeats` analyses as the API does; run them in a child process like a worker."""
-    from abtests import services as ab
+    from abtests.analyses import analysis_request
 
-    jobs = [ab.analysis_request(actor=actor, experiment=exp).job_id for _ in range(1 + repeats)]
+    jobs = [analysis_request(actor=actor, experiment=exp).job_id for _ in range(1 + repeats)]
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.abtests_analysis", "--worker", str(exp.pk), *map(str, jobs)],
         capture_output=True, text=True, check=True,

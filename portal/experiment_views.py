@@ -2,7 +2,7 @@
 you type), one experiment's life (start, stop, progress, analyses, decision) and the dashboard's
 panel of running experiments.
 
-Writes go through `abtests.services` only; the form parses the person's input, the services
+Writes go through the abtests services only (`lifecycle`, `analyses`, `decisions`); the form parses the person's input, the services
 decide. A refusal shows `ServiceError.message` and its `fields` next to the inputs.
 """
 
@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from abtests import services as ab
+from abtests import access, analyses, decisions, lifecycle, planning
 from abtests.horizon import horizon
 from abtests.models import Analysis, Arm, Decision, Event, Experiment
 from audit.models import AuditEvent
@@ -51,7 +51,7 @@ def running_experiments(limit: int = 8) -> list[Experiment]:
 
 
 class DesignForm(forms.Form):
-    """What a person types; `abtests.services` validates the design itself."""
+    """What a person types; `abtests.lifecycle` validates the design itself."""
 
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -162,13 +162,13 @@ def _default_initial(versions: list) -> dict:
 
 
 def _plan(data) -> dict:
-    """The numbers shown as you type: `abtests.services.plan_compute` on the form's raw values."""
+    """The numbers shown as you type: `abtests.planning.plan_compute` on the form's raw values."""
     keys = ("metric_type", "mde", "alpha", "power", "alternative", "baseline", "sd", "daily_units", "kind", "sequential", "looks")
     raw = {key: (data.get(key, "").strip() or None) for key in keys}
     allocation = None
     if raw_allocation := data.get("allocation", "").strip():
         allocation = [w.strip() for w in raw_allocation.replace(";", ",").split(",")]
-    return ab.plan_compute(
+    return planning.plan_compute(
         metric_type=raw["metric_type"] or "", mde=raw["mde"], alpha=raw["alpha"] or 0.05, power=raw["power"] or 0.8,
         alternative=raw["alternative"] or "two-sided", baseline=raw["baseline"], sd=raw["sd"], daily_units=raw["daily_units"],
         allocation=allocation, kind=raw["kind"] or E.Kind.AB, sequential=raw["sequential"] or E.Sequential.NONE,
@@ -228,7 +228,7 @@ def experiment_new(request):
         context["models"] = RegisteredModel.objects.order_by("name").only("pk", "name")
         return render(request, "portal/experiments/new.html", context)
     versions = list(ModelVersion.objects.filter(model=model).order_by("number"))
-    context["can_run"] = ab.can_run(request.user, model)
+    context["can_run"] = access.can_run(request.user, model)
     if not context["can_run"]:
         context["refusal"] = "Only those who may change this model run experiments on it: its owner, its use case's owner or an administrator."
         return render(request, "portal/experiments/new.html", context, status=403 if request.method == "POST" else 200)
@@ -236,7 +236,7 @@ def experiment_new(request):
         form = DesignForm(request.POST, versions=versions)
         if form.is_valid():
             try:
-                exp = ab.experiment_create(actor=request.user, model=model, **form.service_arguments(model))
+                exp = lifecycle.experiment_create(actor=request.user, model=model, **form.service_arguments(model))
             except ServiceError as exc:
                 form.add_service_error(exc)
             else:
@@ -341,7 +341,7 @@ def _locked(exp) -> dict | None:
 
 
 def _detail(request, exp, *, form=None, status=200, decision_errors=None):
-    can_run = ab.can_run(request.user, exp)
+    can_run = access.can_run(request.user, exp)
     decision = _decision(exp)
     analysis = _latest_analysis(exp)
     if form is None and exp.status == E.Status.DRAFT and can_run:
@@ -352,7 +352,7 @@ def _detail(request, exp, *, form=None, status=200, decision_errors=None):
         "experiment": exp,
         "arms": list(exp.arms.all()),
         "can_run": can_run,
-        "can_decide": ab.can_decide(request.user, exp),
+        "can_decide": access.can_decide(request.user, exp),
         "form": form,
         "locked": _locked(exp),
         "progress": _progress(exp) if exp.status != E.Status.DRAFT else None,
@@ -379,7 +379,7 @@ def experiment_edit(request, pk):
     if form.is_valid():
         try:
             fields = form.service_arguments(exp.model)
-            ab.experiment_update(actor=request.user, experiment=exp, **fields)
+            lifecycle.experiment_update(actor=request.user, experiment=exp, **fields)
         except ServiceError as exc:
             if not exc.fields or exc.code == "protocol_locked":
                 messages.error(request, exc.message)
@@ -405,7 +405,7 @@ def _act(request, pk, action, success: str):
 @login_required
 @require_POST
 def experiment_start(request, pk):
-    return _act(request, pk, lambda exp: ab.experiment_start(actor=request.user, experiment=exp),
+    return _act(request, pk, lambda exp: lifecycle.experiment_start(actor=request.user, experiment=exp),
                 "Started. The protocol is locked; upload events through the API.")
 
 
@@ -413,7 +413,7 @@ def experiment_start(request, pk):
 @require_POST
 def experiment_stop(request, pk):
     reason = request.POST.get("reason", "").strip()[:2000]
-    return _act(request, pk, lambda exp: ab.experiment_stop(actor=request.user, experiment=exp, reason=reason), "Stopped.")
+    return _act(request, pk, lambda exp: lifecycle.experiment_stop(actor=request.user, experiment=exp, reason=reason), "Stopped.")
 
 
 @login_required
@@ -422,7 +422,7 @@ def experiment_analyse(request, pk):
     """Queue an analysis; answers htmx with the analysis panel, which shows the job's progress."""
     exp = _experiment_or_404(pk)
     try:
-        analysis = ab.analysis_request(actor=request.user, experiment=exp)
+        analysis = analyses.analysis_request(actor=request.user, experiment=exp)
     except ServiceError as exc:
         if not request.headers.get("HX-Request"):
             messages.error(request, exc.message)
@@ -454,7 +454,7 @@ def experiment_decide(request, pk):
         outcome = request.POST.get("outcome", "")
         if not outcome:
             raise InvalidInput("Invalid decision.", fields={"outcome": ["Choose an outcome."]})
-        ab.decision_record(actor=request.user, experiment=exp, outcome=outcome,
+        decisions.decision_record(actor=request.user, experiment=exp, outcome=outcome,
                            rationale=request.POST.get("rationale", "").strip(), version=version)
     except ServiceError as exc:
         if exc.fields and exc.status_code == 400:
@@ -469,4 +469,4 @@ def experiment_decide(request, pk):
 @login_required
 @require_POST
 def experiment_sign(request, pk):
-    return _act(request, pk, lambda exp: ab.decision_sign(actor=request.user, experiment=exp), "Your signature is recorded.")
+    return _act(request, pk, lambda exp: decisions.decision_sign(actor=request.user, experiment=exp), "Your signature is recorded.")

@@ -6,8 +6,8 @@ import pytest
 from django.db import DatabaseError
 
 from abtests import aggregates
+from abtests.analyses import analysis_request
 from abtests.models import Analysis
-from abtests.services import analysis_request
 from abtests.tasks import analysis_run_task
 from core.models import BackgroundJob
 

@@ -64,7 +64,7 @@ def test_an_upload_over_the_limit_without_content_length_is_413(make_experiment,
     """A chunked body (no Content-Length) is cut off while it streams in."""
     import io
 
-    from abtests.services import TooLarge, events_ingest
+    from abtests.ingest import TooLarge, events_ingest
 
     exp = make_experiment("welch_t")
     body = csv_body(["unit_id", "arm", "value"], [(f"u{i}", "control", "1.0") for i in range(2000)])

@@ -5,8 +5,8 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from abtests.analyses import analysis_run
 from abtests.models import Analysis
-from abtests.services import analysis_run
 
 from .conftest import csv_body, shadow_csv
 

@@ -16,8 +16,8 @@ from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
 from abtests import stats
+from abtests.decisions import decision_record
 from abtests.horizon import look_quota, looks_reached
-from abtests.services import decision_record
 
 from .conftest import csv_body, ndjson_body
 

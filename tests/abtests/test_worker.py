@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from abtests.analyses import analyses_due
 from abtests.models import Analysis
-from abtests.services import analyses_due
 
 from .conftest import ab_csv
 
