@@ -1,6 +1,10 @@
 """Pure statistics for A/B tests, computed from database-side sufficient statistics.
 
-This module has no Django dependency (numpy/scipy only). Every function takes aggregates
+This module has no Django dependency (numpy/scipy/statsmodels only). Where a library computes
+the statistic from what the database returns it is called (scipy ``ttest_ind_from_stats`` and
+``chisquare``, statsmodels ``proportions_ztest`` and ``mcnemar``); the rest is hand-written
+because no library takes aggregates (rank sums, W+, sums of squares in exact arithmetic,
+sequential boundaries), each with an independent reference test. Every function takes aggregates
 computed in the database (counts, sums, sums of squares, rank sums, tie terms), never raw
 observations, and returns a frozen dataclass (or a float for the plain power functions).
 The pinned conventions below are shown next to results in the governance record; they are
@@ -132,6 +136,8 @@ from fractions import Fraction
 
 import numpy as np
 from scipy import optimize, stats
+from statsmodels.stats.contingency_tables import mcnemar as _sm_mcnemar
+from statsmodels.stats.proportion import proportions_ztest
 
 __all__ = [
     "ALTERNATIVES",
@@ -778,10 +784,9 @@ def two_proportion_ztest(
     pooled = (x_a + x_b) / (n_a + n_b)
     if pooled in (0.0, 1.0):
         raise ValueError("pooled proportion is 0 or 1: the test statistic is undefined")
-    se0 = math.sqrt(pooled * (1.0 - pooled) * (1.0 / n_a + 1.0 / n_b))
     diff = p_b - p_a
-    z = diff / se0
-    p_value = _p_from_z(z, alternative)
+    z, p_value = proportions_ztest([x_b, x_a], [n_b, n_a], alternative=alternative)
+    z, p_value = float(z), float(p_value)
     se1 = math.sqrt(p_a * (1.0 - p_a) / n_a + p_b * (1.0 - p_b) / n_b)
     ci_abs = _z_ci(diff, se1, alpha, alternative)
 
@@ -843,8 +848,11 @@ def welch_ttest(
     se = math.sqrt(vn_a + vn_b)
     df = (vn_a + vn_b) ** 2 / (vn_a**2 / (n_a - 1) + vn_b**2 / (n_b - 1))
     diff = mean_b - mean_a
-    t = diff / se
-    p_value = _p_from_t(t, df, alternative)
+    ref = stats.ttest_ind_from_stats(
+        mean_b, math.sqrt(var_b), n_b, mean_a, math.sqrt(var_a), n_a, equal_var=False,
+        alternative={"larger": "greater", "smaller": "less"}.get(alternative, alternative),
+    )
+    t, p_value = float(ref.statistic), float(ref.pvalue)
     ci_abs = _t_ci(diff, se, df, alpha, alternative)
 
     effect_rel: float | None = None
@@ -987,14 +995,11 @@ def mcnemar_test(
     if b + c == 0:
         raise ValueError("McNemar test needs at least one discordant pair (b + c > 0)")
     alpha = _check_open_unit(alpha, "alpha")
+    ref = _sm_mcnemar([[0, b], [c, 0]], exact=exact, correction=correction)
+    statistic, p_value = float(ref.statistic), float(ref.pvalue)
     if exact:
-        statistic = float(min(b, c))
-        p_value = float(min(1.0, 2.0 * stats.binom.cdf(min(b, c), b + c, 0.5)))
         name, df, how = "min(b, c)", None, "exact two-sided binomial test (p = 1/2)"
     else:
-        shift = 1.0 if correction else 0.0
-        statistic = (abs(b - c) - shift) ** 2 / (b + c)
-        p_value = float(stats.chi2.sf(statistic, 1))
         name, df = "chi2", 1.0
         how = "chi-square, 1 df, " + (
             "continuity correction (|b-c|-1)^2/(b+c)" if correction else "no continuity correction"
@@ -1159,9 +1164,9 @@ def srm_chisquare(observed_counts: Sequence[int], allocation_weights: Sequence[f
         raise ValueError("SRM check needs at least one observation")
     total_w = math.fsum(weights)
     expected = tuple(total * w / total_w for w in weights)
-    statistic = math.fsum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
+    ref = stats.chisquare(observed, f_exp=expected)
+    statistic, p_value = float(ref.statistic), float(ref.pvalue)
     df = len(observed) - 1
-    p_value = float(stats.chi2.sf(statistic, df))
     return SRMResult(
         statistic=statistic,
         p_value=p_value,
