@@ -9,10 +9,10 @@ from .analyses import analyses_due, analysis_fail, analysis_run
 
 log = logging.getLogger(__name__)
 
-#: What the job widget says when the analysis is done, in people's words.
+#: What the job widget says after the job's status ("Succeeded …"), in people's words.
 FINISHED = {
-    "completed": "the verdict is below.",
-    "interim": "no verdict yet: progress and data quality only.",
+    "completed": "— the verdict is below.",
+    "interim": "— no verdict yet: progress and data quality only.",
 }
 
 

@@ -386,3 +386,28 @@ def test_detail_queries_do_not_grow_with_arms_metrics_or_events(browse, cast, ve
     # roles, the decision, the latest analysis with its job, the RACI, the start's audit event,
     # the horizon's per-arm COUNT, and the session's save (SAVEPOINT, UPDATE, RELEASE)
     assert count(small) == count(large) == 13
+
+
+def test_the_analysis_panel_speaks_people_s_words(browse, cast, make_experiment, django_capture_on_commit_callbacks):
+    from abtests.tasks import analysis_run_task
+
+    exp = make_experiment()
+    feed(exp, cast, n=5)
+    with django_capture_on_commit_callbacks(execute=False):
+        analysis = analyses.analysis_request(actor=cast["dana"], experiment=exp)
+    analysis_run_task(analysis.job_id)
+    html = browse("dana").get(reverse("portal:experiment-analysis", args=[exp.pk, analysis.pk])).content.decode()
+    assert "no verdict yet: progress and data quality only." in html
+    assert "Analysis interim" not in html
+
+
+def test_events_past_the_horizon_are_shown_but_not_read(browse, cast, make_experiment, django_capture_on_commit_callbacks):
+    exp = make_experiment()
+    feed(exp, cast)
+    feed(exp, cast, seed=4)  # as many again, past the horizon (new unit ids and event ids: another body)
+    analyse(exp, cast, django_capture_on_commit_callbacks)
+    page = browse("rita").get(reverse("portal:experiment", args=[exp.pk])).content.decode()
+    n = exp.n_per_arm
+    assert page.count(f'<td class="num" data-past-horizon>{n}</td>') == 2
+    horizon = re.search(r"<p data-horizon>(.*?)</p>", page, re.S).group(1)
+    assert f"control {n} of {n} ({n} later events kept, not read)" in horizon
