@@ -275,6 +275,7 @@ def analyse(exp: Experiment) -> tuple[str, dict, dict, dict]:
     K = exp.looks if sequential else 1
     fractions = [k / K for k in range(1, K + 1)]
 
+    @functools.cache
     def thresholds(level: float) -> list[float]:
         if not sequential:
             return [level]

@@ -171,3 +171,16 @@ def test_several_challengers_are_holm_adjusted(make_experiment, upload, analyse,
     assert [m["p_value_holm"] for m in primaries] == pytest.approx(list(adjusted), rel=1e-9)
     assert [m["significant"] for m in primaries] == list(reject)
     assert result["results"]["multiplicity"]["method"] == "holm" and "Holm" in primaries[0]["holm_conventions"]
+
+
+def test_holm_at_planned_looks_recycles_alpha_and_stops_at_the_first_rejecting_look():
+    """Worked by hand with thresholds(level) = [level / 10, level] (two looks)."""
+    def thresholds(level):
+        return [level / 10, level]
+
+    # look 1: H1 0.002 <= 0.05/2/10 → rejected; H2 then at 0.05: 0.004 <= 0.005 → rejected, at look 1
+    assert stats.holm_group_sequential([[0.002, 0.004], [0.01, 0.03]], thresholds) == (0, (True, True), (0.025, 0.05))
+    # nothing at look 1; at look 2 H1 0.02 <= 0.025, then H2 0.04 <= 0.05
+    assert stats.holm_group_sequential([[0.003, 0.2], [0.02, 0.04]], thresholds) == (1, (True, True), (0.025, 0.05))
+    # H2 alone would need 0.04 <= 0.025: with H1 not rejected, neither is
+    assert stats.holm_group_sequential([[0.5, 0.2], [0.3, 0.04]], thresholds) == (None, (False, False), (0.025, 0.025))
