@@ -66,6 +66,9 @@ def test_design_to_decision(api, cast, versions, analyse):
     opened = AuditEvent.objects.get(object_type="governance.promotionrequest", object_id=str(promotion.pk),
                                     action="promotion.request")
     assert opened.actor_id == cast["omar"].pk
+    # as its requester, the decider cannot also sign it off
+    refused = api("omar").post(f"/api/v1/promotions/{promotion.pk}/approve/", {"comment": "ok"}, format="json")
+    assert refused.status_code == 403 and "separation of duties" in refused.json()["detail"]
     assert dana.get(f"/api/v1/experiments/{exp['id']}/").json()["status"] == "decided"
     assert api("omar").post(f"/api/v1/experiments/{exp['id']}/decision/", decision, format="json").status_code == 409
 
