@@ -303,8 +303,11 @@ def _interval(ci, *, percent=False) -> str:
 def _analysis_context(exp, analysis) -> dict:
     results = (analysis.results or {}) if analysis else {}
     metrics = results.get("metrics", [])
+    alternatives = {"two-sided": "two-sided", "larger": "one-sided: treatment larger", "smaller": "one-sided: treatment smaller"}
     for index, m in enumerate(metrics):
         m["index"] = index
+        m["alternative_text"] = alternatives.get(m.get("alternative"), m.get("alternative"))
+        m["role_text"] = {"primary": "goal metric", "secondary": "secondary metric"}.get(m.get("role"), m.get("role"))
         m["n_items"] = sorted((m.get("n") or {}).items())
         m["ci_text"] = _interval(m.get("ci_absolute"))
         m["ci_relative_text"] = _interval(m.get("ci_relative"), percent=True)
