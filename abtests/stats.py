@@ -1,5 +1,8 @@
 """Pure statistics for A/B tests, computed from database-side sufficient statistics.
 
+Longer than 400 lines on purpose: it is one reference — every pinned convention below sits next
+to the function that implements it, and `code_version()` hashes this file into each analysis.
+
 This module has no Django dependency (numpy/scipy/statsmodels only). Where a library computes
 the statistic from what the database returns it is called (scipy ``ttest_ind_from_stats`` and
 ``chisquare``, statsmodels ``proportions_ztest`` and ``mcnemar``); the rest is hand-written

@@ -2,7 +2,8 @@
 you type), one experiment's life (start, stop, progress, analyses, decision) and the dashboard's
 panel of running experiments.
 
-Writes go through the abtests services only (`lifecycle`, `analyses`, `decisions`); the form parses the person's input, the services
+One module for the experiment pages (about 480 lines: the design form, its plan partial and the
+detail page share the form and the analysis context). Writes go through the abtests services only (`lifecycle`, `analyses`, `decisions`); the form parses the person's input, the services
 decide. A refusal shows `ServiceError.message` and its `fields` next to the inputs.
 """
 

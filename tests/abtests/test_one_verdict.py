@@ -184,3 +184,25 @@ def test_holm_at_planned_looks_recycles_alpha_and_stops_at_the_first_rejecting_l
     assert stats.holm_group_sequential([[0.003, 0.2], [0.02, 0.04]], thresholds) == (1, (True, True), (0.025, 0.05))
     # H2 alone would need 0.04 <= 0.025: with H1 not rejected, neither is
     assert stats.holm_group_sequential([[0.5, 0.2], [0.3, 0.04]], thresholds) == (None, (False, False), (0.025, 0.025))
+
+
+@pytest.mark.django_db
+def test_a_sequential_design_keeps_the_verdict_of_the_look_that_crossed(make_experiment, upload, analyse):
+    rng = np.random.default_rng(10)
+    exp = make_experiment("welch_t", sequential="obf", looks=4)
+    q1 = look_quota(exp.n_per_arm, 1, 4)
+    start = timezone.now() - timedelta(days=1)
+    a, b = rng.normal(0, 1, q1), rng.normal(2.5, 1, q1)
+    upload(exp, _events([("control", a), ("treatment", b)], start, "s"), content_type="application/x-ndjson")
+    first = analyse(exp)
+    assert first["status"] == "completed" and first["results"]["sequential"]["look"] == 1
+    (m1,) = first["metrics"]
+    assert m1["significant"] is True
+    assert m1["p_value"] == pytest.approx(sps.ttest_ind(b, a, equal_var=False).pvalue, rel=1e-9)
+    # data up to the second look, pointing the other way: the design stopped at look 1
+    more = _events([("control", rng.normal(1, 1, q1)), ("treatment", rng.normal(-1, 1, q1))], start + timedelta(hours=6), "t")
+    upload(exp, more, content_type="application/x-ndjson")
+    again = analyse(exp)
+    assert again["results"]["sequential"]["look"] == 1 and again["results"]["sequential"]["looks_analysed"] == [1]
+    assert again["metrics"][0]["p_value"] == pytest.approx(m1["p_value"], rel=1e-12)
+    assert again["metrics"][0]["significant"] is True
