@@ -140,6 +140,7 @@ from fractions import Fraction
 import numpy as np
 from scipy import optimize, stats
 from statsmodels.stats.contingency_tables import mcnemar as _sm_mcnemar
+from statsmodels.stats.power import TTestIndPower
 from statsmodels.stats.proportion import proportions_ztest
 
 __all__ = [
@@ -731,7 +732,9 @@ def achieved_power_means(
     if pooled <= 0:
         raise ValueError("both arms have zero variance; power is undefined")
     diff = mean_b - mean_a
-    power = _power_t(n_a, n_b, diff / math.sqrt(pooled), alpha, alternative, True)
+    power = float(TTestIndPower().power(
+        effect_size=diff / math.sqrt(pooled), nobs1=n_b, ratio=n_a / n_b, alpha=alpha, alternative=alternative,
+    ))
     return PowerResult(
         method="two-sample t test (pooled sd)",
         power=power,
