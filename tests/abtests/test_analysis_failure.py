@@ -48,3 +48,21 @@ def test_data_that_cannot_support_the_test_fails_with_the_reason(make_experiment
     result = analyse(exp)
     assert result["status"] == "failed" and result["finished_at"] is not None
     assert result["results"]["error"].startswith("The data cannot support the test:")
+
+
+def test_the_portal_shows_the_plain_message_and_the_time(make_experiment, upload, cast, client, monkeypatch,
+                                                         django_capture_on_commit_callbacks):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    exp = make_experiment("welch_t")
+    upload(exp, ab_csv([1.0, 2.0], [2.0, 3.0]))
+    monkeypatch.setattr(aggregates, "arm_moments", lambda *a, **k: (_ for _ in ()).throw(DatabaseError("near \"::\"")))
+    with django_capture_on_commit_callbacks(execute=False):
+        analysis = analysis_request(actor=cast["dana"], experiment=exp)
+    analysis_run_task.apply(args=[analysis.job_id])
+    client.force_login(cast["dana"])
+    html = client.get(reverse("portal:experiment-analysis", args=[exp.pk, analysis.pk])).content.decode()
+    assert "could not be computed" in html and 'near "::"' not in html and "near &quot;::&quot;" not in html
+    analysis.refresh_from_db()
+    assert timezone.localtime(analysis.finished_at).strftime("%Y-%m-%d %H:%M:%S") in html
