@@ -16,6 +16,7 @@ from pathlib import Path
 from django.db.models import Count, Sum
 
 from . import aggregates, stats
+from . import horizon as horizon_mod
 from .models import Analysis, EventBatch, Experiment
 
 T = Experiment.Test
@@ -106,14 +107,14 @@ def _ab_primary(exp, control, arm, moments, ranks) -> tuple[stats.HypothesisTest
     return res, power, n
 
 
-def _shadow_primary(exp, champion, challenger, paired) -> tuple[stats.HypothesisTestResult, dict]:
+def _shadow_primary(exp, champion, challenger, paired, window) -> tuple[stats.HypothesisTestResult, dict]:
     n = {champion.name: paired["n"], challenger.name: paired["n"]}
     if exp.test == T.MCNEMAR:
         res = stats.mcnemar_test(paired["b"], paired["c"], n_pairs=paired["n"], alpha=exp.alpha)
     elif exp.test == T.PAIRED_T:
         res = stats.paired_ttest(paired["n"], paired["sum"], paired["sumsq"], alternative=exp.alternative, alpha=exp.alpha)
     else:
-        ranks = aggregates.signed_ranks(exp.pk)
+        ranks = aggregates.signed_ranks(exp.pk, window)
         res = stats.wilcoxon_signed_rank(ranks["n_nonzero"], ranks["w_plus"], ranks["tie_term"], alternative=exp.alternative)
     return res, n
 
@@ -162,88 +163,171 @@ def data_quality(exp: Experiment, arms, moments) -> tuple[dict, dict]:
     return dq, counts
 
 
-def _progress(exp: Experiment, units: int) -> dict:
-    from .services import horizon
+def _moments(exp: Experiment, arms, window) -> tuple[dict, dict]:
+    """The aggregate the test reads, over `window`: (per-arm or paired moments, Mann–Whitney ranks)."""
+    if exp.kind == Experiment.Kind.SHADOW:
+        return aggregates.paired_moments(exp.pk, window), {}
+    if exp.test == T.MANN_WHITNEY_U:
+        return aggregates.arm_moments_with_rank_sums(exp.pk, arms[0].pk, [a.pk for a in arms[1:]], window)
+    return aggregates.arm_moments(exp.pk, window), {}
 
-    return horizon(exp, units=units)
+
+def _window(exp: Experiment, quotas: dict, counts: dict, before) -> aggregates.Window:
+    """The first `quotas[arm]` events of each arm in event-time order (before `before`, if set);
+    `counts` are the arms' events (before `before`)."""
+    cuts = {}
+    for key, quota in quotas.items():
+        found = aggregates.cut(exp.pk, key, quota, counts.get(key, 0), before)
+        if found is not None:
+            cuts[key] = found
+    return aggregates.Window(cuts, before)
+
+
+def _looks(exp: Experiment, progress: dict, counts: dict) -> list[dict]:
+    """The planned looks reached, each with the events it reads: a fixed horizon has one look
+    (the horizon), a group-sequential design looks k = 1..K. Once the planned duration has
+    passed, only events timestamped before its end count, and the end is the final look."""
+    sequential = exp.sequential == Experiment.Sequential.OBF
+    looks = exp.looks if sequential else 1
+    arms = progress["arms"]
+    before = horizon_mod.planned_end(exp) if progress["ended"] else None
+    within = aggregates.arm_counts(exp.pk, before=before) if before is not None else counts
+    planned = [a["planned"] for a in arms]
+    reached = horizon_mod.looks_reached(planned, [int(within.get(a["key"], 0)) for a in arms], looks)
+    out = []
+    for k in range(1, reached + 1):
+        quotas = {a["key"]: horizon_mod.look_quota(a["planned"], k, looks) for a in arms}
+        out.append({"look": k, "quotas": quotas, "window": _window(exp, quotas, within, before)})
+    if before is not None and reached < looks:
+        # The planned duration ended first: the final look reads what arrived before the end.
+        quotas = {a["key"]: a["planned"] for a in arms}
+        out.append({"look": looks, "quotas": quotas, "window": _window(exp, quotas, within, before)})
+    return out
+
+
+def _primaries(exp, arms, moments, ranks, window) -> list[tuple]:
+    """(challenger arm, result, achieved power, n) of each primary comparison on one look's data."""
+    if exp.kind == Experiment.Kind.SHADOW:
+        res, n = _shadow_primary(exp, arms[0], arms[1], moments, window)
+        return [(arms[1], res, None, n)]
+    return [(arm, *_ab_primary(exp, arms[0], arm, moments, ranks)) for arm in arms[1:]]
+
+
+def _secondaries(exp, control, arm, window) -> list[dict]:
+    secondary = []
+    for spec in exp.secondary_metrics or []:
+        mm = aggregates.metric_moments(exp.pk, spec["name"], window)
+        a, b = mm.get(control.pk, {}), mm.get(arm.pk, {})
+        n2 = {control.name: a.get("n", 0), arm.name: b.get("n", 0)}
+        if spec["type"] == Experiment.MetricType.BINARY:
+            r2 = stats.two_proportion_ztest(n2[control.name], round(a.get("sum", 0)), n2[arm.name], round(b.get("sum", 0)),
+                                            alpha=exp.alpha)
+        else:
+            r2 = stats.welch_ttest(n2[control.name], a.get("sum", 0.0), a.get("sumsq", 0.0),
+                                   n2[arm.name], b.get("sum", 0.0), b.get("sumsq", 0.0), alpha=exp.alpha)
+        secondary.append(_result(r2, metric=spec["name"], role="secondary", n=n2) | {"arm": arm.name, "control": control.name})
+    if secondary:
+        adjusted = stats.holm([m["p_value"] for m in secondary], alpha=exp.alpha)
+        for m, p_adj, rej in zip(secondary, adjusted.adjusted_p_values, adjusted.reject, strict=True):
+            m.update(p_value_holm=p_adj, significant=bool(rej), holm_conventions=adjusted.conventions)
+    return secondary
+
+
+def _window_summary(exp, arms, progress, look, moments) -> dict:
+    """Per arm: the units the verdict reads and those past the horizon (kept, not read)."""
+    if exp.kind == Experiment.Kind.SHADOW:
+        read = {None: moments["rows"]}
+    else:
+        read = {a.pk: moments.get(a.pk, {}).get("exposures", 0) for a in arms}
+    return {
+        "look": look["look"],
+        "arms": [{"name": a["name"], "planned": look["quotas"][a["key"]], "analysed": read.get(a["key"], 0),
+                  "past_horizon": max(0, a["n"] - read.get(a["key"], 0))} for a in progress["arms"]],
+        "rule": "The first planned units of each arm in event-time order (timestamp, then upload order); "
+                "events past the horizon are kept and shown but do not change the verdict.",
+    }
 
 
 def analyse(exp: Experiment) -> tuple[str, dict, dict, dict]:
     arms = list(exp.arms.order_by("position"))
-    # One pass over the events: data quality, progress and the test all come from this aggregate
-    # (the signed-rank test's ranks excepted). Mann–Whitney gets its moments and its ranks from one
-    # GROUP BY value, arm_id.
-    ranks = {}
+    # One pass over all the events: data quality and progress come from this aggregate, and so
+    # does the test when no event lies past the horizon (Mann–Whitney gets its moments and ranks
+    # from one GROUP BY value, arm_id). Past the horizon, the planned look is read again.
+    everything, all_ranks = _moments(exp, arms, aggregates.ALL)
     if exp.kind == Experiment.Kind.SHADOW:
-        moments = aggregates.paired_moments(exp.pk)
-    elif exp.test == T.MANN_WHITNEY_U:
-        moments, ranks = aggregates.arm_moments_with_rank_sums(exp.pk, arms[0].pk, [a.pk for a in arms[1:]])
+        counts = {None: everything["rows"]}
     else:
-        moments = aggregates.arm_moments(exp.pk)
-    dq, counts = data_quality(exp, arms, moments)
+        counts = {k: m["exposures"] for k, m in everything.items()}
+    dq, input_counts = data_quality(exp, arms, everything)
     if exp.kind == Experiment.Kind.AB:
-        counts["per_arm"] = {a.name: moments.get(a.pk, {"exposures": 0, "n": 0}) for a in arms}
-    progress = _progress(exp, counts["events"])
+        input_counts["per_arm"] = {a.name: everything.get(a.pk, {"exposures": 0, "n": 0}) for a in arms}
+    progress = horizon_mod.horizon(exp, counts=counts, arms=arms)
     results = {"progress": progress, "data_quality": dq, "stopped_early": exp.stopped_early, "metrics": []}
-    sequential = exp.sequential == Experiment.Sequential.OBF
-    look = None
-    if sequential and not exp.stopped_early:
-        look = min(exp.looks, math.floor(progress["fraction"] * exp.looks + 1e-9))
-    if exp.stopped_early or (not progress["reached"] and not (sequential and look)):
+    looks = [] if exp.stopped_early else _looks(exp, progress, counts)
+    if not looks:
         results["note"] = (
             "Stopped early: recorded as such; no significance verdict is given." if exp.stopped_early
             else "The planned horizon is not reached: progress and data quality only, no verdict yet."
         )
-        return Analysis.Status.INTERIM, results, counts, code_version()
+        return Analysis.Status.INTERIM, results, input_counts, code_version()
 
-    boundary = None
+    sequential = exp.sequential == Experiment.Sequential.OBF
+    K = exp.looks if sequential else 1
+    fractions = [k / K for k in range(1, K + 1)]
+
+    @functools.cache
+    def thresholds(level: float) -> list[float]:
+        if not sequential:
+            return [level]
+        return list(stats.obrien_fleming_boundaries(fractions, alpha=level, alternative=exp.alternative).nominal_p_values)
+
+    tested = []  # per look reached: (look, moments, ranks, primaries)
+    for look in looks:
+        moments, ranks = (everything, all_ranks) if look["window"].is_all else _moments(exp, arms, look["window"])
+        tested.append((look, moments, ranks, _primaries(exp, arms, moments, ranks, look["window"])))
+    # Holm over the challengers (one look: Holm's step-down; several looks: Holm with
+    # O'Brien–Fleming thresholds at each Holm level, deciding at the first look that rejects).
+    p_by_look = [[res.p_value for _, res, _, _ in primaries] for *_, primaries in tested]
+    stop, rejected, levels = stats.holm_group_sequential(p_by_look, thresholds, alpha=exp.alpha)
+    final = looks[-1]["look"] == K
+    index = stop if stop is not None else len(tested) - 1
+    look, moments, ranks, primaries = tested[index]
+    adjusted = stats.holm([res.p_value for _, res, _, _ in primaries], alpha=exp.alpha)
+    results["horizon"] = _window_summary(exp, arms, progress, look, moments)
+    results["multiplicity"] = {
+        "comparisons": len(primaries),
+        "method": "holm" if len(primaries) > 1 else "none",
+        "conventions": (
+            (f"Holm over the {len(primaries)} primary comparisons with the control (as statsmodels "
+             "multipletests method='holm'); " if len(primaries) > 1 else "One primary comparison; ")
+            + ("O'Brien–Fleming boundaries at each Holm level alpha/r (Maurer & Bretz 2013)." if sequential
+               else f"significant when the adjusted p-value <= alpha = {exp.alpha}.")
+        ),
+    }
     if sequential:
-        fractions = [k / exp.looks for k in range(1, exp.looks + 1)]
-        bounds = stats.obrien_fleming_boundaries(fractions, alpha=exp.alpha, alternative=exp.alternative)
-        boundary = bounds.nominal_p_values[look - 1] if look else None
-        results["sequential"] = {"look": look, "looks": exp.looks, "nominal_p_threshold": boundary,
-                                 "z_boundary": bounds.z_boundaries[look - 1], "conventions": bounds.conventions}
-    threshold = boundary if boundary is not None else exp.alpha
-
+        bounds = stats.obrien_fleming_boundaries(fractions, alpha=exp.alpha / len(primaries), alternative=exp.alternative)
+        results["sequential"] = {
+            "look": look["look"], "looks": K, "looks_analysed": [t[0]["look"] for t in tested[: index + 1]],
+            "nominal_p_threshold": bounds.nominal_p_values[look["look"] - 1],
+            "z_boundary": bounds.z_boundaries[look["look"] - 1], "conventions": bounds.conventions,
+        }
     metrics = []
-    if exp.kind == Experiment.Kind.AB:
-        control = arms[0]
-        for arm in arms[1:]:
-            res, power, n = _ab_primary(exp, control, arm, moments, ranks)
-            entry = _result(res, metric=exp.metric_name, role="primary", n=n, power=power)
-            significant = res.p_value < threshold
-            entry.update(arm=arm.name, control=control.name, version=arm.version.number,
-                         significant=significant, in_favour=bool(significant and _favour(exp, res)))
-            metrics.append(entry)
-            secondary = []
-            for spec in exp.secondary_metrics or []:
-                mm = aggregates.metric_moments(exp.pk, spec["name"])
-                a, b = mm.get(control.pk, {}), mm.get(arm.pk, {})
-                n2 = {control.name: a.get("n", 0), arm.name: b.get("n", 0)}
-                if spec["type"] == Experiment.MetricType.BINARY:
-                    r2 = stats.two_proportion_ztest(n2[control.name], round(a.get("sum", 0)), n2[arm.name], round(b.get("sum", 0)),
-                                                    alpha=exp.alpha)
-                else:
-                    r2 = stats.welch_ttest(n2[control.name], a.get("sum", 0.0), a.get("sumsq", 0.0),
-                                           n2[arm.name], b.get("sum", 0.0), b.get("sumsq", 0.0), alpha=exp.alpha)
-                secondary.append(_result(r2, metric=spec["name"], role="secondary", n=n2) | {"arm": arm.name, "control": control.name})
-            if secondary:
-                adjusted = stats.holm([m["p_value"] for m in secondary], alpha=exp.alpha)
-                for m, p_adj, rej in zip(secondary, adjusted.adjusted_p_values, adjusted.reject, strict=True):
-                    m.update(p_value_holm=p_adj, significant=bool(rej), holm_conventions=adjusted.conventions)
-                metrics.extend(secondary)
-    else:
-        res, n = _shadow_primary(exp, arms[0], arms[1], moments)
-        entry = _result(res, metric=exp.metric_name, role="primary", n=n)
-        significant = res.p_value < threshold
-        entry.update(arm=arms[1].name, control=arms[0].name, version=arms[1].version.number,
-                     significant=significant, in_favour=bool(significant and _favour(exp, res)))
+    control = arms[0]
+    for i, (arm, res, power, n) in enumerate(primaries):
+        entry = _result(res, metric=exp.metric_name, role="primary", n=n, power=power)
+        significant = bool(rejected[i]) if stop is not None else False
+        entry.update(arm=arm.name, control=control.name, version=arm.version.number,
+                     significant=significant, in_favour=bool(significant and _favour(exp, res)),
+                     p_value_holm=adjusted.adjusted_p_values[i], alpha_level=levels[i],
+                     holm_conventions=results["multiplicity"]["conventions"])
+        if sequential:
+            entry["nominal_p_threshold"] = thresholds(levels[i])[look["look"] - 1]
         metrics.append(entry)
+        if exp.kind == Experiment.Kind.AB:
+            metrics.extend(_secondaries(exp, control, arm, look["window"]))
     results["metrics"] = metrics
-    if sequential and not progress["reached"]:
-        crossed = any(m["significant"] for m in metrics if m["role"] == "primary")
-        if not crossed:
-            results["note"] = f"Look {look} of {exp.looks}: the boundary is not crossed; continue."
-            results["metrics"] = []
-            return Analysis.Status.INTERIM, results, counts, code_version()
-    return Analysis.Status.COMPLETED, results, counts, code_version()
+    if stop is None and not final:
+        results["note"] = (f"Look {look['look']} of {K}: no boundary is crossed; continue to the next planned look.")
+        results["metrics"] = []
+        return Analysis.Status.INTERIM, results, input_counts, code_version()
+    return Analysis.Status.COMPLETED, results, input_counts, code_version()

@@ -1,16 +1,16 @@
 """REST API of experiments. Views validate, call one service, serialise the result."""
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from core.errors import InvalidInput
 from registry.models import ModelVersion, RegisteredModel
 
-from . import services
+from . import analyses, decisions, ingest, lifecycle, planning
 from .models import Analysis, Arm, Decision, Experiment
 
 
@@ -24,14 +24,29 @@ class PlanSerializer(serializers.Serializer):
     alternative = serializers.ChoiceField(choices=Experiment.Alternative.choices, default="two-sided")
     allocation = serializers.ListField(child=serializers.FloatField(), required=False, allow_null=True)
     daily_units = serializers.FloatField(required=False, allow_null=True)
+    kind = serializers.ChoiceField(choices=Experiment.Kind.choices, default="ab")
+    sequential = serializers.ChoiceField(choices=Experiment.Sequential.choices, default="none")
+    looks = serializers.IntegerField(required=False, allow_null=True, min_value=2, max_value=50)
+
+
+class PlanLookSerializer(serializers.Serializer):
+    look = serializers.IntegerField()
+    fraction = serializers.FloatField()
+    arm_sizes = serializers.ListField(child=serializers.IntegerField())
+    total = serializers.IntegerField()
+    day = serializers.IntegerField(allow_null=True)
 
 
 class PlanResultSerializer(serializers.Serializer):
-    n = serializers.FloatField()
-    n_per_arm = serializers.IntegerField()
+    n = serializers.FloatField(help_text="Fixed-horizon n per arm, real.")
+    n_fixed_per_arm = serializers.IntegerField()
+    inflation = serializers.FloatField(help_text="Maximum-sample inflation of the sequential looks (1 for a fixed horizon).")
+    n_per_arm = serializers.IntegerField(help_text="Planned (maximum) units per arm.")
     arm_sizes = serializers.ListField(child=serializers.IntegerField())
     total_n = serializers.IntegerField()
+    pairs = serializers.IntegerField(allow_null=True, help_text="Shadow experiments: planned pairs.")
     days = serializers.IntegerField(allow_null=True)
+    looks = PlanLookSerializer(many=True, help_text="Cumulative units per arm at each planned look.")
     method = serializers.CharField()
     conventions = serializers.CharField()
 
@@ -135,6 +150,10 @@ class DecisionSerializer(serializers.ModelSerializer):
         fields = ["id", "experiment", "outcome", "rationale", "version", "analysis", "signers", "decided_by", "promotion_ref", "created_at"]
 
 
+class StopSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
 class DecisionWriteSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(choices=Decision.Outcome.choices)
     rationale = serializers.CharField()
@@ -143,6 +162,7 @@ class DecisionWriteSerializer(serializers.Serializer):
 
 class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ExperimentSerializer
+    lookup_value_regex = "[0-9]+"  # a non-numeric id is no experiment: 404 before any query
     ordering_fields = ["created_at", "name"]
     search_fields = ["name", "description", "model__name"]
     filterset_fields = ["status", "kind", "model__name"]
@@ -162,7 +182,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         if model is None:
             raise InvalidInput("Unknown model.", fields={"model": ["No registered model of this name."]})
         versions = _versions(model, fields)
-        exp = services.experiment_create(actor=request.user, model=model, **versions, **fields)
+        exp = lifecycle.experiment_create(actor=request.user, model=model, **versions, **fields)
         return self._detail(exp, status.HTTP_201_CREATED)
 
     @extend_schema(request=ExperimentWriteSerializer, responses={200: ExperimentSerializer})
@@ -174,7 +194,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         if "model" in fields and fields.pop("model") != exp.model.name:
             raise InvalidInput("The model of an experiment cannot change.", fields={"model": ["Create a new experiment."]})
         versions = _versions(exp.model, fields)
-        exp = services.experiment_update(actor=request.user, experiment=exp, **versions, **fields)
+        exp = lifecycle.experiment_update(actor=request.user, experiment=exp, **versions, **fields)
         return self._detail(exp)
 
     @extend_schema(request=PlanSerializer, responses={200: PlanResultSerializer})
@@ -183,19 +203,20 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         """Stateless sample-size and duration calculator (the same code as experiment design)."""
         data = PlanSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(services.plan_compute(**data.validated_data))
+        return Response(planning.plan_compute(**data.validated_data))
 
     @extend_schema(request=None, responses={200: ExperimentSerializer})
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
-        return self._detail(services.experiment_start(actor=request.user, experiment=self.get_object()))
+        return self._detail(lifecycle.experiment_start(actor=request.user, experiment=self.get_object()))
 
-    @extend_schema(request=inline_serializer("StopRequest", {"reason": serializers.CharField(required=False)}),
-                   responses={200: ExperimentSerializer})
+    @extend_schema(request=StopSerializer, responses={200: ExperimentSerializer})
     @action(detail=True, methods=["post"])
     def stop(self, request, pk=None):
-        reason = str(request.data.get("reason", ""))[:2000]
-        return self._detail(services.experiment_stop(actor=request.user, experiment=self.get_object(), reason=reason))
+        data = StopSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        reason = data.validated_data.get("reason", "")
+        return self._detail(lifecycle.experiment_stop(actor=request.user, experiment=self.get_object(), reason=reason))
 
     @extend_schema(
         parameters=[OpenApiParameter("unit", str, required=True, description="Unit (sticky) or request (random) id.")],
@@ -206,7 +227,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def assign(self, request, pk=None):
         exp = get_object_or_404(Experiment.objects.prefetch_related("arms__version"), pk=pk)
         unit = request.query_params.get("unit", "")
-        arm = services.experiment_assign(experiment=exp, unit=unit)
+        arm = lifecycle.experiment_assign(experiment=exp, unit=unit)
         return Response({"unit": unit, "arm": arm.name, "version": arm.version.number, "experiment_status": exp.status})
 
     @extend_schema(
@@ -221,8 +242,13 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @action(detail=True, methods=["post"], parser_classes=[])
     def events(self, request, pk=None):
         exp = self.get_object()
-        batch, created = services.events_ingest(
-            actor=request.user, experiment=exp, body=request._request, content_type=request.content_type
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0) or None
+        except ValueError:
+            length = None
+        batch, created = ingest.events_ingest(
+            actor=request.user, experiment=exp, body=request._request, content_type=request.content_type,
+            content_length=length,
         )
         return Response(
             {"batch": batch.pk, "sha256": batch.sha256, "rows": batch.rows, "stored": batch.stored, "duplicate": not created},
@@ -232,13 +258,13 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=None, responses={202: AnalysisSerializer})
     @action(detail=True, methods=["post"])
     def analyses(self, request, pk=None):
-        analysis = services.analysis_request(actor=request.user, experiment=self.get_object())
+        analysis = analyses.analysis_request(actor=request.user, experiment=self.get_object())
         return Response(AnalysisSerializer(analysis).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={200: AnalysisSerializer})
     @action(detail=True, methods=["get"], url_path=r"analyses/(?P<analysis_id>[0-9]+)", url_name="analysis")
     def analysis(self, request, pk=None, analysis_id=None):
-        analysis = get_object_or_404(Analysis, pk=analysis_id, experiment_id=pk)
+        analysis = get_object_or_404(Analysis, pk=analysis_id, experiment_id=pk)  # DRF's: a bad id is 404
         return Response(AnalysisSerializer(analysis).data)
 
     @extend_schema(request=DecisionWriteSerializer, responses={201: DecisionSerializer})
@@ -254,7 +280,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             version = ModelVersion.objects.filter(model=exp.model, number=data.validated_data["version"]).first()
             if version is None:
                 raise InvalidInput("Unknown version.", fields={"version": ["No such version of this model."]})
-        decision = services.decision_record(
+        decision = decisions.decision_record(
             actor=request.user, experiment=exp, outcome=data.validated_data["outcome"],
             rationale=data.validated_data["rationale"], version=version,
         )
@@ -263,5 +289,5 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=None, responses={200: DecisionSerializer})
     @action(detail=True, methods=["post"], url_path="decision/sign", url_name="decision-sign")
     def decision_sign(self, request, pk=None):
-        decision = services.decision_sign(actor=request.user, experiment=self.get_object())
+        decision = decisions.decision_sign(actor=request.user, experiment=self.get_object())
         return Response(DecisionSerializer(decision).data)

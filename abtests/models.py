@@ -163,6 +163,8 @@ class Event(models.Model):
         indexes = [
             # covering index for the per-arm GROUP BY aggregates and the value ranks
             models.Index(fields=["experiment", "arm", "value"], name="abtests_event_arm_value"),
+            # the planned horizon: an arm's n-th event in event-time order (abtests.horizon)
+            models.Index(fields=["experiment", "arm", "timestamp", "id"], name="abtests_event_arm_time"),
         ]
 
     def __str__(self):

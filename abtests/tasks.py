@@ -1,15 +1,26 @@
+import logging
+
 from celery import shared_task
 
 from core.models import BackgroundJob
 from core.services import job_claim, job_finish, job_release
 
+from .analyses import analyses_due, analysis_fail, analysis_run
 
-@shared_task(bind=True, max_retries=3, default_retry_delay=10, retry_backoff=True)
+log = logging.getLogger(__name__)
+
+#: What the job widget says after the job's status ("Succeeded …"), in people's words.
+FINISHED = {
+    "completed": "— the verdict is below.",
+    "interim": "— no verdict yet: progress and data quality only.",
+}
+
+
+@shared_task(bind=True, max_retries=3, default_retry_delay=10)
 def analysis_run_task(self, job_id: int):
-    """Run one queued analysis. Idempotent: claims the job first, so a duplicate delivery is a no-op."""
-    from .models import Analysis
-    from .services import analysis_run
-
+    """Run one queued analysis. Idempotent: claims the job first, so a duplicate delivery is a no-op.
+    An unexpected error is retried; after the last try the analysis is recorded as failed, with
+    the time and a message for people (the exception goes to the worker's log)."""
     if not job_claim(job_id=job_id):
         return "skipped: job already claimed or finished"
     job = BackgroundJob.objects.get(pk=job_id)
@@ -17,19 +28,18 @@ def analysis_run_task(self, job_id: int):
         analysis = analysis_run(analysis_id=int(job.object_id))
     except Exception as exc:
         if self.request.retries < self.max_retries:
-            job_release(job_id=job_id, message=f"Retrying after: {exc}")
+            job_release(job_id=job_id, message=f"Retrying after an error ({type(exc).__name__})")
             raise self.retry(exc=exc) from exc
-        Analysis.objects.filter(pk=int(job.object_id)).update(status=Analysis.Status.FAILED, results={"error": str(exc)})
-        job_finish(job_id=job_id, ok=False, message=f"Analysis failed: {exc}")
+        log.exception("analysis %s failed (job %s)", job.object_id, job_id)
+        analysis = analysis_fail(analysis_id=int(job.object_id), error=exc, attempts=self.request.retries + 1)
+        job_finish(job_id=job_id, ok=False, message=analysis.results["error"])
         raise
-    job_finish(job_id=job_id, ok=analysis.status != Analysis.Status.FAILED, result={"analysis": analysis.pk, "status": analysis.status},
-               message=f"Analysis {analysis.status}")
+    job_finish(job_id=job_id, ok=analysis.status != "failed", result={"analysis": analysis.pk, "status": analysis.status},
+               message=FINISHED.get(analysis.status) or analysis.results.get("error", ""))
     return analysis.status
 
 
 @shared_task
 def analyses_due_task():
     """Beat: queue analyses for running experiments that reached their horizon."""
-    from .services import analyses_due
-
     return len(analyses_due())

@@ -748,9 +748,16 @@ def _policy_gates() -> set[str]:
 
 @refusals_audited("promotion.request")
 @transaction.atomic
-def promotion_request(*, actor, version: ModelVersion, target_stage: str, reason: str = "") -> PromotionRequest:
-    """Ask to move `version` one stage forward (or to archive), judged against the policy in force."""
-    if not access.can_request_promotion(actor, version):
+def promotion_request(
+    *, actor, version: ModelVersion, target_stage: str, reason: str = "", adoption: bool = False
+) -> PromotionRequest:
+    """Ask to move `version` one stage forward (or to archive), judged against the policy in force.
+    `adoption`: opened by an experiment's "adopt" decision, in the name of the person who signed
+    it (who must be entitled to accept models of this use case)."""
+    allowed = access.can_request_promotion(actor, version) or (
+        adoption and access.can_accept_model(actor, version.model.use_case)
+    )
+    if not allowed:
         raise Forbidden("Only the model's data scientists request its promotions.")
     if target_stage not in Stage.values:
         raise InvalidInput("Unknown stage.", fields={"target_stage": [f"Unknown stage {target_stage!r}; one of {', '.join(Stage.values)}."]})

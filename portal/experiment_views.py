@@ -2,7 +2,8 @@
 you type), one experiment's life (start, stop, progress, analyses, decision) and the dashboard's
 panel of running experiments.
 
-Writes go through `abtests.services` only; the form parses the person's input, the services
+One module for the experiment pages (about 480 lines: the design form, its plan partial and the
+detail page share the form and the analysis context). Writes go through the abtests services only (`lifecycle`, `analyses`, `decisions`); the form parses the person's input, the services
 decide. A refusal shows `ServiceError.message` and its `fields` next to the inputs.
 """
 
@@ -17,8 +18,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
-from abtests import services as ab
-from abtests import stats
+from abtests import access, analyses, decisions, lifecycle, planning
+from abtests.horizon import horizon
 from abtests.models import Analysis, Arm, Decision, Event, Experiment
 from audit.models import AuditEvent
 from core.errors import InvalidInput, ServiceError
@@ -51,7 +52,7 @@ def running_experiments(limit: int = 8) -> list[Experiment]:
 
 
 class DesignForm(forms.Form):
-    """What a person types; `abtests.services` validates the design itself."""
+    """What a person types; `abtests.lifecycle` validates the design itself."""
 
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
@@ -75,7 +76,7 @@ class DesignForm(forms.Form):
     power = forms.FloatField(initial=0.8)
     mde = forms.FloatField(label="Minimum detectable effect", help_text="Absolute, in the metric's unit (rate points for binary).")
     alternative = forms.ChoiceField(choices=E.Alternative.choices, initial=E.Alternative.TWO_SIDED)
-    baseline = forms.FloatField(required=False, help_text="Baseline rate (binary) or mean (continuous).")
+    baseline = forms.FloatField(required=False, help_text="The control's rate (binary) or mean (continuous, optional there).")
     sd = forms.FloatField(required=False, label="Standard deviation", help_text="Continuous metrics.")
     daily_units = forms.FloatField(required=False, label="Expected units per day", help_text="Gives the planned duration.")
     sequential = forms.ChoiceField(choices=E.Sequential.choices, label="Sequential design", initial=E.Sequential.NONE)
@@ -85,8 +86,17 @@ class DesignForm(forms.Form):
     PROTOCOL = ["metric_name", "metric_type", "direction", "secondary_metrics", "population", "splitting", "allocation"]
     STATISTICS = ["test", "alpha", "power", "mde", "alternative", "baseline", "sd", "daily_units", "sequential", "looks"]
 
+    #: Fields the service requires for some designs only: said next to the label, not "(optional)".
+    REQUIRED_WHEN = {
+        "baseline": "required for a binary goal metric",
+        "sd": "required for a continuous goal metric",
+        "looks": "required for a group-sequential design",
+    }
+
     def __init__(self, *args, versions=(), **kwargs):
         super().__init__(*args, **kwargs)
+        for name, when in self.REQUIRED_WHEN.items():
+            self.fields[name].required_when = when
         choices = [(v.number, f"v{v.number} ({v.get_stage_display()})") for v in versions]
         self.fields["champion"].choices = choices
         self.fields["challengers"].choices = choices
@@ -153,22 +163,18 @@ def _default_initial(versions: list) -> dict:
 
 
 def _plan(data) -> dict:
-    """The numbers shown as you type: `abtests.services.plan_compute` on the form's raw values."""
-    raw = {key: (data.get(key, "").strip() or None) for key in ("metric_type", "mde", "alpha", "power", "alternative", "baseline", "sd", "daily_units")}
+    """The numbers shown as you type: `abtests.planning.plan_compute` on the form's raw values."""
+    keys = ("metric_type", "mde", "alpha", "power", "alternative", "baseline", "sd", "daily_units", "kind", "sequential", "looks")
+    raw = {key: (data.get(key, "").strip() or None) for key in keys}
     allocation = None
     if raw_allocation := data.get("allocation", "").strip():
         allocation = [w.strip() for w in raw_allocation.replace(";", ",").split(",")]
-    kind = data.get("kind", E.Kind.AB)
-    plan = ab.plan_compute(
+    return planning.plan_compute(
         metric_type=raw["metric_type"] or "", mde=raw["mde"], alpha=raw["alpha"] or 0.05, power=raw["power"] or 0.8,
         alternative=raw["alternative"] or "two-sided", baseline=raw["baseline"], sd=raw["sd"], daily_units=raw["daily_units"],
-        allocation=allocation if kind == E.Kind.AB else None,
+        allocation=allocation, kind=raw["kind"] or E.Kind.AB, sequential=raw["sequential"] or E.Sequential.NONE,
+        looks=raw["looks"],
     )
-    if kind == E.Kind.SHADOW:
-        # Every request yields a pair: the horizon is n pairs, as `experiment_create` plans it.
-        plan["pairs"] = plan["n_per_arm"]
-        plan["days"] = stats.planned_duration_days(plan["n_per_arm"], float(raw["daily_units"])) if raw["daily_units"] else None
-    return plan
 
 
 @login_required
@@ -223,7 +229,7 @@ def experiment_new(request):
         context["models"] = RegisteredModel.objects.order_by("name").only("pk", "name")
         return render(request, "portal/experiments/new.html", context)
     versions = list(ModelVersion.objects.filter(model=model).order_by("number"))
-    context["can_run"] = ab.can_run(request.user, model)
+    context["can_run"] = access.can_run(request.user, model)
     if not context["can_run"]:
         context["refusal"] = "Only those who may change this model run experiments on it: its owner, its use case's owner or an administrator."
         return render(request, "portal/experiments/new.html", context, status=403 if request.method == "POST" else 200)
@@ -231,7 +237,7 @@ def experiment_new(request):
         form = DesignForm(request.POST, versions=versions)
         if form.is_valid():
             try:
-                exp = ab.experiment_create(actor=request.user, model=model, **form.service_arguments(model))
+                exp = lifecycle.experiment_create(actor=request.user, model=model, **form.service_arguments(model))
             except ServiceError as exc:
                 form.add_service_error(exc)
             else:
@@ -298,8 +304,11 @@ def _interval(ci, *, percent=False) -> str:
 def _analysis_context(exp, analysis) -> dict:
     results = (analysis.results or {}) if analysis else {}
     metrics = results.get("metrics", [])
+    alternatives = {"two-sided": "two-sided", "larger": "one-sided: treatment larger", "smaller": "one-sided: treatment smaller"}
     for index, m in enumerate(metrics):
         m["index"] = index
+        m["alternative_text"] = alternatives.get(m.get("alternative"), m.get("alternative"))
+        m["role_text"] = {"primary": "goal metric", "secondary": "secondary metric"}.get(m.get("role"), m.get("role"))
         m["n_items"] = sorted((m.get("n") or {}).items())
         m["ci_text"] = _interval(m.get("ci_absolute"))
         m["ci_relative_text"] = _interval(m.get("ci_relative"), percent=True)
@@ -312,23 +321,16 @@ def _analysis_context(exp, analysis) -> dict:
 
 
 def _progress(exp) -> dict:
-    progress = ab.horizon(exp)
-    progress["percent"] = _percent(progress["units"], progress["planned_units"])
+    progress = horizon(exp, arms=list(exp.arms.all()))
+    progress["percent"] = int(100 * progress["fraction"])
     if exp.days:
         progress["days_percent"] = min(100, int(100 * progress["elapsed_days"] / exp.days))
     if exp.kind == E.Kind.AB:
-        by_arm = dict(Event.objects.filter(experiment=exp).order_by().values_list("arm_id").annotate(n=Count("pk")))
-        planned = {a.name: n for a, n in zip(exp.arms.all(), _arm_sizes(exp), strict=False)}
-        progress["arms"] = [{"name": a.name, "version": a.version.number, "n": by_arm.get(a.pk, 0), "planned": planned.get(a.name)}
-                            for a in exp.arms.all()]
+        versions = {a.pk: a.version.number for a in exp.arms.all()}
+        progress["arms"] = [{**row, "version": versions[row["key"]]} for row in progress["arms"]]
+    else:
+        progress.pop("arms")
     return progress
-
-
-def _arm_sizes(exp) -> list[int]:
-    """Planned units per arm, from the stored total and the allocation weights."""
-    arms = list(exp.arms.all())
-    total = sum(a.weight for a in arms) or 1
-    return [round(exp.total_n * a.weight / total) for a in arms]
 
 
 def _locked(exp) -> dict | None:
@@ -343,7 +345,7 @@ def _locked(exp) -> dict | None:
 
 
 def _detail(request, exp, *, form=None, status=200, decision_errors=None):
-    can_run = ab.can_run(request.user, exp)
+    can_run = access.can_run(request.user, exp)
     decision = _decision(exp)
     analysis = _latest_analysis(exp)
     if form is None and exp.status == E.Status.DRAFT and can_run:
@@ -354,7 +356,7 @@ def _detail(request, exp, *, form=None, status=200, decision_errors=None):
         "experiment": exp,
         "arms": list(exp.arms.all()),
         "can_run": can_run,
-        "can_decide": ab.can_decide(request.user, exp),
+        "can_decide": access.can_decide(request.user, exp),
         "form": form,
         "locked": _locked(exp),
         "progress": _progress(exp) if exp.status != E.Status.DRAFT else None,
@@ -381,7 +383,7 @@ def experiment_edit(request, pk):
     if form.is_valid():
         try:
             fields = form.service_arguments(exp.model)
-            ab.experiment_update(actor=request.user, experiment=exp, **fields)
+            lifecycle.experiment_update(actor=request.user, experiment=exp, **fields)
         except ServiceError as exc:
             if not exc.fields or exc.code == "protocol_locked":
                 messages.error(request, exc.message)
@@ -407,7 +409,7 @@ def _act(request, pk, action, success: str):
 @login_required
 @require_POST
 def experiment_start(request, pk):
-    return _act(request, pk, lambda exp: ab.experiment_start(actor=request.user, experiment=exp),
+    return _act(request, pk, lambda exp: lifecycle.experiment_start(actor=request.user, experiment=exp),
                 "Started. The protocol is locked; upload events through the API.")
 
 
@@ -415,7 +417,7 @@ def experiment_start(request, pk):
 @require_POST
 def experiment_stop(request, pk):
     reason = request.POST.get("reason", "").strip()[:2000]
-    return _act(request, pk, lambda exp: ab.experiment_stop(actor=request.user, experiment=exp, reason=reason), "Stopped.")
+    return _act(request, pk, lambda exp: lifecycle.experiment_stop(actor=request.user, experiment=exp, reason=reason), "Stopped.")
 
 
 @login_required
@@ -424,7 +426,7 @@ def experiment_analyse(request, pk):
     """Queue an analysis; answers htmx with the analysis panel, which shows the job's progress."""
     exp = _experiment_or_404(pk)
     try:
-        analysis = ab.analysis_request(actor=request.user, experiment=exp)
+        analysis = analyses.analysis_request(actor=request.user, experiment=exp)
     except ServiceError as exc:
         if not request.headers.get("HX-Request"):
             messages.error(request, exc.message)
@@ -456,7 +458,7 @@ def experiment_decide(request, pk):
         outcome = request.POST.get("outcome", "")
         if not outcome:
             raise InvalidInput("Invalid decision.", fields={"outcome": ["Choose an outcome."]})
-        ab.decision_record(actor=request.user, experiment=exp, outcome=outcome,
+        decisions.decision_record(actor=request.user, experiment=exp, outcome=outcome,
                            rationale=request.POST.get("rationale", "").strip(), version=version)
     except ServiceError as exc:
         if exc.fields and exc.status_code == 400:
@@ -471,4 +473,4 @@ def experiment_decide(request, pk):
 @login_required
 @require_POST
 def experiment_sign(request, pk):
-    return _act(request, pk, lambda exp: ab.decision_sign(actor=request.user, experiment=exp), "Your signature is recorded.")
+    return _act(request, pk, lambda exp: decisions.decision_sign(actor=request.user, experiment=exp), "Your signature is recorded.")

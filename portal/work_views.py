@@ -17,7 +17,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
-from abtests import services as abtests_services
+from abtests import access as abtests_access
+from abtests import ingest as abtests_ingest
 from abtests.models import Experiment
 from core.api import PayloadTooLarge
 from core.errors import InvalidInput, ServiceError
@@ -219,14 +220,15 @@ def promotion_withdraw(request, pk):
 def experiment_events(request, pk):
     """Upload a batch of events to a running experiment; a rejected batch lists its bad rows."""
     experiment = get_object_or_404(Experiment.objects.select_related("model__use_case"), pk=pk)
-    can_upload = abtests_services.can_run(request.user, experiment)
+    can_upload = abtests_access.can_run(request.user, experiment)
     form = EventsUploadForm(request.POST, request.FILES) if request.method == "POST" else EventsUploadForm()
     row_errors, result = [], None
     if request.method == "POST" and can_upload and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            batch, created = abtests_services.events_ingest(
-                actor=request.user, experiment=experiment, body=upload, content_type=form.content_type()
+            batch, created = abtests_ingest.events_ingest(
+                actor=request.user, experiment=experiment, body=upload, content_type=form.content_type(),
+                content_length=upload.size,
             )
         except InvalidInput as exc:
             row_errors = exc.fields.get("rows", [])

@@ -246,7 +246,7 @@ def world(cast):
     experiment), built through the services; a review and an exception on each version."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from abtests import services as ab
+    from abtests import lifecycle as ab
     from core.models import ApiToken, BackgroundJob
     from core.services import token_create
     from governance import services as gov

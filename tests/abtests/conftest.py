@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from abtests import services as ab
+from abtests import lifecycle
 from abtests.models import Analysis
 from abtests.tasks import analysis_run_task
 
@@ -45,12 +45,12 @@ def make_experiment(cast, versions):
         fields = {"name": f"{test} experiment", "test": test, "daily_units": 100.0, **DESIGNS[test]}
         fields["kind"] = "shadow" if test in SHADOW else "ab"
         fields.update(overrides)
-        exp = ab.experiment_create(
+        exp = lifecycle.experiment_create(
             actor=cast[actor], model=versions[0].model, champion=versions[0],
             challengers=challengers or [versions[1]], **fields,
         )
         if start:
-            exp = ab.experiment_start(actor=cast[actor], experiment=exp)
+            exp = lifecycle.experiment_start(actor=cast[actor], experiment=exp)
         return exp
 
     return make

@@ -1,5 +1,6 @@
 """Sticky assignment: deterministic, the same in another process, balanced, no database write."""
 
+import hashlib
 import subprocess
 import sys
 from collections import Counter
@@ -38,6 +39,28 @@ def test_salt_changes_the_split():
     assert a != b
 
 
+def _documented_arm(salt: str, unit: str, names, weights) -> str:
+    """The documented rule, written out independently: sha256(salt:unit), first 8 bytes
+    big-endian / 2**64, cut by the cumulative shares of the weights (exact fractions here)."""
+    from fractions import Fraction
+
+    u = Fraction(int.from_bytes(hashlib.sha256(f"{salt}:{unit}".encode()).digest()[:8], "big"), 2**64)
+    total = sum(Fraction(w) for w in weights)
+    cumulative = Fraction(0)
+    for name, weight in zip(names, weights, strict=True):
+        cumulative += Fraction(weight) / total
+        if u < cumulative:
+            return name
+    return names[-1]
+
+
+@pytest.mark.parametrize("weights", [[1, 1], [1, 3], [2, 1, 1]])
+def test_assign_arm_follows_the_documented_hash_rule(weights):
+    names = [f"arm{i}" for i in range(len(weights))]
+    for i in range(2000):
+        assert assign_arm("documented", f"unit-{i}", names, weights) == _documented_arm("documented", f"unit-{i}", names, weights)
+
+
 @pytest.mark.django_db
 def test_assign_endpoint_is_stable_and_writes_nothing(api, make_experiment, django_assert_num_queries):
     exp = make_experiment("welch_t")
@@ -45,9 +68,12 @@ def test_assign_endpoint_is_stable_and_writes_nothing(api, make_experiment, djan
     client.get("/api/v1/me/")  # warm the token
     answers = []
     for unit in ("alice", "bob", "carol", "alice"):
-        r = client.get(f"/api/v1/experiments/{exp.pk}/assign/", {"unit": unit})
+        # token with its user, roles; the experiment; its arms; their versions — reads only
+        with django_assert_num_queries(5) as ctx:
+            r = client.get(f"/api/v1/experiments/{exp.pk}/assign/", {"unit": unit})
+        assert all(q["sql"].lstrip().upper().startswith("SELECT") for q in ctx.captured_queries)
         assert r.status_code == 200
-        assert r.json()["arm"] == assign_arm(exp.salt, unit, ["control", "treatment"], [1.0, 1.0])
+        assert r.json()["arm"] == _documented_arm(exp.salt, unit, ["control", "treatment"], [1.0, 1.0])
         answers.append(r.json()["arm"])
     assert answers[0] == answers[3]
     assert Event.objects.count() == 0

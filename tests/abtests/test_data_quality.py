@@ -5,8 +5,8 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from abtests.analyses import analysis_run
 from abtests.models import Analysis
-from abtests.services import analysis_run
 
 from .conftest import csv_body, shadow_csv
 
@@ -44,8 +44,8 @@ def test_the_analysis_reads_only_aggregates(make_experiment, upload, analyse):
         analysis_run(analysis_id=analysis.pk)
     on_events = [q["sql"] for q in ctx.captured_queries if "abtests_event" in q["sql"] and "abtests_eventbatch" not in q["sql"]]
     assert on_events
-    for sql in on_events:  # every read of the events table aggregates it
-        assert "COUNT(" in sql.upper() or "SUM(" in sql.upper(), sql
+    for sql in on_events:  # every read of the events table aggregates it, or finds the horizon's one row
+        assert "COUNT(" in sql.upper() or "SUM(" in sql.upper() or "LIMIT 1" in sql.upper(), sql
 
 
 def test_analysis_of_another_experiment_is_404(api, make_experiment, analyse, upload):
@@ -54,6 +54,19 @@ def test_analysis_of_another_experiment_is_404(api, make_experiment, analyse, up
     assert api("dana").get(f"/api/v1/experiments/{other.pk}/analyses/{analysis_id}/").status_code == 404
 
 
-def test_beat_entry_is_installed():
+def test_the_beat_entry_queues_analyses_for_experiments_at_their_horizon(make_experiment, upload, django_capture_on_commit_callbacks):
+    """The scheduled task, looked up by the name beat sends, queues one analysis for an experiment
+    at its horizon and none for one before it (nor twice)."""
+    from portal.celery import app
+
+    from .conftest import ab_csv
+
     entry = settings.CELERY_BEAT_SCHEDULE["abtests-analyses-due"]
-    assert entry["task"] == "abtests.tasks.analyses_due_task"
+    task = app.tasks[entry["task"]]
+    reached, early = make_experiment("welch_t"), make_experiment("welch_t", name="early")
+    upload(reached, ab_csv([float(i % 5) for i in range(reached.n_per_arm)], [float(i % 7) for i in range(reached.n_per_arm)]))
+    upload(early, ab_csv([1.0, 2.0], [2.0, 3.0]))
+    with django_capture_on_commit_callbacks(execute=False):
+        assert task.apply().get() == 1
+        assert task.apply().get() == 0
+    assert list(Analysis.objects.values_list("experiment_id", "trigger")) == [(reached.pk, "beat")]

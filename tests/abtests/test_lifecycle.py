@@ -61,6 +61,14 @@ def test_design_to_decision(api, cast, versions, analyse):
 
     promotion = PromotionRequest.objects.get(pk=int(r.json()["promotion_ref"]))
     assert promotion.version == versions[1] and promotion.target_stage == "qa"
+    # opened in the name of the person who decided, not of dana who created the experiment
+    assert promotion.requester == cast["omar"]
+    opened = AuditEvent.objects.get(object_type="governance.promotionrequest", object_id=str(promotion.pk),
+                                    action="promotion.request")
+    assert opened.actor_id == cast["omar"].pk
+    # as its requester, the decider cannot also sign it off
+    refused = api("omar").post(f"/api/v1/promotions/{promotion.pk}/approve/", {"comment": "ok"}, format="json")
+    assert refused.status_code == 403 and "separation of duties" in refused.json()["detail"]
     assert dana.get(f"/api/v1/experiments/{exp['id']}/").json()["status"] == "decided"
     assert api("omar").post(f"/api/v1/experiments/{exp['id']}/decision/", decision, format="json").status_code == 409
 

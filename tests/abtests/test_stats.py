@@ -67,6 +67,7 @@ def test_module_has_no_django_import():
     assert "django" not in imported
     assert imported <= {
         "__future__",
+        "statsmodels",
         "math",
         "numbers",
         "collections",
@@ -265,6 +266,11 @@ def test_two_proportion_ztest_matches_statsmodels(case, alternative):
     assert close(res.statistic, z)
     assert close(res.p_value, p)
     assert close(res.effect_absolute, raw_b.mean() - raw_a.mean())
+    # the code calls proportions_ztest; the pooled z written out as well
+    pooled = (x_a + x_b) / (n_a + n_b)
+    z_ref = (x_b / n_b - x_a / n_a) / math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    p_ref = {"two-sided": 2 * stats.norm.sf(abs(z_ref)), "larger": stats.norm.sf(z_ref), "smaller": stats.norm.cdf(z_ref)}
+    assert close(res.statistic, z_ref) and close(res.p_value, p_ref[alternative])
 
     level = 0.05 if alternative == "two-sided" else 0.10  # one-sided bound = two-sided at 2a
     lo, hi = confint_proportions_2indep(
@@ -448,6 +454,12 @@ def test_mcnemar_matches_statsmodels(b, c, exact, correction):
     res = S.mcnemar_test(b, c, exact=exact, correction=correction)
     assert close(res.statistic, ref.statistic)
     assert close(res.p_value, ref.pvalue)
+    # the code calls statsmodels' mcnemar; R's formulas written out as well
+    if exact:
+        assert close(res.p_value, min(1.0, 2 * stats.binom.cdf(min(b, c), b + c, 0.5)))
+    elif b + c:
+        chi2 = (abs(b - c) - (1 if correction else 0)) ** 2 / (b + c)
+        assert close(res.statistic, chi2) and close(res.p_value, stats.chi2.sf(chi2, 1))
 
 
 def test_mcnemar_default_is_chi_square_with_correction():
@@ -590,6 +602,10 @@ def test_srm_matches_scipy_chisquare(observed, weights):
     ref = stats.chisquare(observed, f_exp=total * w / w.sum())
     assert close(res.statistic, ref.statistic)
     assert close(res.p_value, ref.pvalue)
+    # the code calls chisquare; Pearson's statistic written out as well
+    expected = total * w / w.sum()
+    pearson = float(np.sum((np.asarray(observed) - expected) ** 2 / expected))
+    assert close(res.statistic, pearson) and close(res.p_value, stats.chi2.sf(pearson, len(observed) - 1))
     assert res.df == len(observed) - 1
     assert res.srm_detected == (ref.pvalue < 0.001)
     assert res.threshold == S.SRM_P_THRESHOLD == 0.001
@@ -628,7 +644,7 @@ def test_holm_validation():
 
 
 @pytest.mark.parametrize("alternative", ALTS)
-def test_achieved_power_means_matches_statsmodels(alternative):
+def test_achieved_power_means_matches_the_noncentral_t(alternative):
     rng = np.random.RandomState(61)
     a = rng.normal(10.0, 3.0, 250)
     b = rng.normal(10.6, 3.3, 310)
@@ -636,13 +652,16 @@ def test_achieved_power_means_matches_statsmodels(alternative):
     pooled_sd = math.sqrt(
         ((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2)
     )
-    ref = TTestIndPower().power(
-        effect_size=(b.mean() - a.mean()) / pooled_sd,
-        nobs1=len(a),
-        ratio=len(b) / len(a),
-        alpha=0.05,
-        alternative=alternative,
-    )
+    # the code calls statsmodels' TTestIndPower; the reference is the noncentral t written out
+    df = len(a) + len(b) - 2
+    ncp = (b.mean() - a.mean()) / pooled_sd / math.sqrt(1 / len(a) + 1 / len(b))
+    if alternative == "two-sided":
+        crit = stats.t.isf(0.025, df)
+        ref = stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp)
+    elif alternative == "larger":
+        ref = stats.nct.sf(stats.t.isf(0.05, df), df, ncp)
+    else:
+        ref = stats.nct.cdf(-stats.t.isf(0.05, df), df, ncp)
     assert close(res.power, ref)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from abtests import services as ab
+from abtests import planning
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,7 +39,7 @@ def events_csv(n: int) -> bytes:
 
 
 def test_experiment_from_design_to_decision(page, login, api, cast, challenger, celery_worker):
-    plan = ab.plan_compute(metric_type="continuous", mde=1.0, sd=2.0, daily_units=200)
+    plan = planning.plan_compute(metric_type="continuous", mde=1.0, sd=2.0, daily_units=200)
     login(page, "dana")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Experiments").click()
     page.get_by_role("link", name="Design a new experiment").click()

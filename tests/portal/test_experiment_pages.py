@@ -1,6 +1,6 @@
 """The experiment pages: list, design form and its plan partial, one experiment's life, dashboard.
 
-Experiments are built through `abtests.services`; analyses run their service in this process (the
+Experiments are built through the abtests services; analyses run their service in this process (the
 browser test runs one on a real worker).
 """
 
@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from abtests import services as ab
+from abtests import analyses, ingest, lifecycle, planning
 from abtests.models import Analysis, Decision, Experiment
 from audit.models import AuditEvent
 
@@ -50,9 +50,9 @@ def make_experiment(cast, versions):
         fields = dict(name=name, test="welch_t", metric_name="revenue", metric_type="continuous", sd=1.0, mde=0.5,
                       baseline=10.0, daily_units=100.0, secondary_metrics=[{"name": "clicked", "type": "binary"}])
         fields.update(overrides)
-        exp = ab.experiment_create(actor=cast["dana"], model=versions[0].model, champion=versions[0], challengers=[versions[1]], **fields)
+        exp = lifecycle.experiment_create(actor=cast["dana"], model=versions[0].model, champion=versions[0], challengers=[versions[1]], **fields)
         if start:
-            exp = ab.experiment_start(actor=cast["dana"], experiment=exp)
+            exp = lifecycle.experiment_start(actor=cast["dana"], experiment=exp)
         return exp
 
     return make
@@ -65,13 +65,13 @@ def feed(exp, cast, *, n=None, shift=1.0, seed=3):
     lines = ["unit_id,arm,value,clicked"]
     for arm, mean in (("control", 10.0), ("treatment", 10.0 + shift)):
         lines += [f"{arm}-{i},{arm},{float(v)!r},{int(rng.random() < 0.3)}" for i, v in enumerate(rng.normal(mean, 1.0, n))]
-    ab.events_ingest(actor=cast["dana"], experiment=exp, body=io.BytesIO("\n".join(lines).encode()), content_type="text/csv")
+    ingest.events_ingest(actor=cast["dana"], experiment=exp, body=io.BytesIO("\n".join(lines).encode()), content_type="text/csv")
 
 
 def analyse(exp, cast, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
-        analysis = ab.analysis_request(actor=cast["dana"], experiment=exp)
-    return ab.analysis_run(analysis_id=analysis.pk)
+        analysis = analyses.analysis_request(actor=cast["dana"], experiment=exp)
+    return analyses.analysis_run(analysis_id=analysis.pk)
 
 
 def plan_numbers(html: str) -> dict:
@@ -149,7 +149,7 @@ def test_dashboard_lists_running_experiments_with_progress(browse, cast, make_ex
 def test_plan_partial_shows_the_numbers_of_plan_compute(browse, cast, data):
     response = browse("dana").post(reverse("portal:experiment-plan"), {"kind": "ab", **data})
     assert response.status_code == 200
-    expected = ab.plan_compute(
+    expected = planning.plan_compute(
         metric_type=data["metric_type"], mde=data["mde"], alpha=data.get("alpha", 0.05), power=data.get("power", 0.8),
         alternative=data["alternative"], baseline=data.get("baseline"), sd=data.get("sd"), daily_units=data.get("daily_units"),
         allocation=data["allocation"].split(",") if "allocation" in data else None,
@@ -162,8 +162,29 @@ def test_plan_partial_shows_the_numbers_of_plan_compute(browse, cast, data):
 def test_plan_partial_for_shadow_counts_pairs(browse, cast):
     data = {"kind": "shadow", "metric_type": "continuous", "mde": "0.5", "sd": "1", "daily_units": "10"}
     shown = plan_numbers(browse("dana").post(reverse("portal:experiment-plan"), data).content.decode())
-    n = ab.plan_compute(metric_type="continuous", mde=0.5, sd=1)["n_per_arm"]
+    n = planning.plan_compute(metric_type="continuous", mde=0.5, sd=1)["n_per_arm"]
     assert shown == {"pairs": n, "days": -(-n // 10)}
+
+
+def test_plan_partial_shows_the_inflated_maximum_and_the_look_schedule(browse, cast):
+    data = {"kind": "ab", "metric_type": "binary", "mde": "0.02", "baseline": "0.1", "daily_units": "1000"}
+    client = browse("dana")
+    fixed = plan_numbers(client.post(reverse("portal:experiment-plan"), {**data, "sequential": "none"}).content.decode())
+    shown = {}
+    for looks in (4, 10):
+        html = client.post(reverse("portal:experiment-plan"), {**data, "sequential": "obf", "looks": str(looks)}).content.decode()
+        shown[looks] = plan_numbers(html)
+        assert f'data-plan-looks="{looks}"' in html and html.count("data-look-total") == looks
+        assert shown[looks]["n_fixed_per_arm"] == fixed["n_per_arm"]
+    assert fixed["n_per_arm"] < shown[4]["n_per_arm"] < shown[10]["n_per_arm"]
+
+
+def test_fields_required_for_some_designs_say_so_rather_than_optional(browse, cast, versions):
+    html = browse("dana").get(reverse("portal:experiment-new") + "?model=credit-gbm").content.decode()
+    label = re.search(r'<label for="id_baseline">(.*?)</label>', html, re.S).group(1)
+    assert "optional" not in label and "required for a binary goal metric" in label
+    response = browse("dana").post(reverse("portal:experiment-plan"), {"metric_type": "binary", "mde": "0.1"})
+    assert response.status_code == 400 and 'data-field="baseline"' in response.content.decode()
 
 
 def test_plan_partial_answers_400_with_field_messages(browse, cast):
@@ -181,7 +202,7 @@ def test_dana_creates_an_experiment_with_the_form(browse, cast, versions):
     response = browse("dana").post(url, data)
     exp = Experiment.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("portal:experiment", args=[exp.pk])
-    plan = ab.plan_compute(metric_type="continuous", mde=0.5, sd=1, daily_units=100)
+    plan = planning.plan_compute(metric_type="continuous", mde=0.5, sd=1, daily_units=100)
     assert (exp.n_per_arm, exp.total_n, exp.days) == (plan["n_per_arm"], plan["total_n"], plan["days"])
     assert exp.secondary_metrics == [{"name": "clicked", "type": "binary"}, {"name": "basket", "type": "continuous"}]
     assert [(a.name, a.version.number) for a in exp.arms.order_by("position")] == [("control", 1), ("treatment", 2)]
@@ -230,7 +251,7 @@ def test_draft_is_edited_then_started_and_locked(browse, cast, make_experiment):
     response = client.post(edit, {**DESIGN, "name": "renamed", "mde": "0.25", "allocation": "1, 1"})
     assert response.status_code == 302
     exp.refresh_from_db()
-    assert exp.name == "renamed" and exp.n_per_arm == ab.plan_compute(metric_type="continuous", mde=0.25, sd=1)["n_per_arm"]
+    assert exp.name == "renamed" and exp.n_per_arm == planning.plan_compute(metric_type="continuous", mde=0.25, sd=1)["n_per_arm"]
     response = client.post(edit, {**DESIGN, "alpha": "1.5"})
     assert response.status_code == 400 and "strictly between 0 and 1" in _field_block(response.content.decode(), "alpha")
 
@@ -284,7 +305,7 @@ def test_run_analysis_answers_the_job_partial(browse, cast, make_experiment, dja
     html = response.content.decode()
     assert response.status_code == 200 and f'id="job-{analysis.job_id}"' in html
     assert f'data-refresh-url="/experiments/{exp.pk}/analyses/{analysis.pk}/"' in html
-    ab.analysis_run(analysis_id=analysis.pk)
+    analyses.analysis_run(analysis_id=analysis.pk)
     html = browse("dana").get(reverse("portal:experiment-analysis", args=[exp.pk, analysis.pk])).content.decode()
     assert "data-refresh-url" not in html and 'id="analysis-chart-data"' in html and "Significant, in favour of treatment" in html
     # refused: auditors do not run analyses
@@ -352,16 +373,41 @@ def test_detail_queries_do_not_grow_with_arms_metrics_or_events(browse, cast, ve
     small = make_experiment(name="small")
     feed(small, cast, n=20)
     analyse(small, cast, django_capture_on_commit_callbacks)
-    large = ab.experiment_create(
+    large = lifecycle.experiment_create(
         actor=cast["dana"], model=versions[0].model, champion=versions[0], challengers=[versions[1], versions[2]], name="large",
         test="welch_t", metric_name="revenue", metric_type="continuous", sd=1.0, mde=0.5,
         secondary_metrics=[{"name": "clicked", "type": "binary"}],
     )
-    large = ab.experiment_start(actor=cast["dana"], experiment=large)
+    large = lifecycle.experiment_start(actor=cast["dana"], experiment=large)
     rows = "\n".join(["unit_id,arm,value,clicked", *(f"u{i},{('v1', 'v2', 'v3')[i % 3]},{i % 7},{i % 2}" for i in range(600))])
-    ab.events_ingest(actor=cast["dana"], experiment=large, body=io.BytesIO(rows.encode()), content_type="text/csv")
+    ingest.events_ingest(actor=cast["dana"], experiment=large, body=io.BytesIO(rows.encode()), content_type="text/csv")
     analyse(large, cast, django_capture_on_commit_callbacks)
     # session, user, experiment (model, use case, creator), its arms with versions, the viewer's
     # roles, the decision, the latest analysis with its job, the RACI, the start's audit event,
-    # the horizon's COUNT, the per-arm COUNT, and the session's save (SAVEPOINT, UPDATE, RELEASE)
-    assert count(small) == count(large) == 14
+    # the horizon's per-arm COUNT, and the session's save (SAVEPOINT, UPDATE, RELEASE)
+    assert count(small) == count(large) == 13
+
+
+def test_the_analysis_panel_speaks_people_s_words(browse, cast, make_experiment, django_capture_on_commit_callbacks):
+    from abtests.tasks import analysis_run_task
+
+    exp = make_experiment()
+    feed(exp, cast, n=5)
+    with django_capture_on_commit_callbacks(execute=False):
+        analysis = analyses.analysis_request(actor=cast["dana"], experiment=exp)
+    analysis_run_task(analysis.job_id)
+    html = browse("dana").get(reverse("portal:experiment-analysis", args=[exp.pk, analysis.pk])).content.decode()
+    assert "no verdict yet: progress and data quality only." in html
+    assert "Analysis interim" not in html
+
+
+def test_events_past_the_horizon_are_shown_but_not_read(browse, cast, make_experiment, django_capture_on_commit_callbacks):
+    exp = make_experiment()
+    feed(exp, cast)
+    feed(exp, cast, seed=4)  # as many again, past the horizon (new unit ids and event ids: another body)
+    analyse(exp, cast, django_capture_on_commit_callbacks)
+    page = browse("rita").get(reverse("portal:experiment", args=[exp.pk])).content.decode()
+    n = exp.n_per_arm
+    assert page.count(f'<td class="num" data-past-horizon>{n}</td>') == 2
+    horizon = re.search(r"<p data-horizon>(.*?)</p>", page, re.S).group(1)
+    assert f"control {n} of {n} ({n} later events kept, not read)" in horizon

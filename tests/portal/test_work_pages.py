@@ -160,7 +160,7 @@ def test_skipping_a_stage_is_refused_with_the_services_message(browse, inventory
 @pytest.fixture
 def running_experiment(inventory, cast):
     """A running A/B test of credit-gbm v1 against v2 (binary goal metric), dana's."""
-    from abtests import services as ab
+    from abtests import lifecycle as ab
     from registry import services as registry_services
 
     dana = cast["dana"]
