@@ -162,7 +162,8 @@ class DecisionWriteSerializer(serializers.Serializer):
 
 class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ExperimentSerializer
-    lookup_value_regex = "[0-9]+"  # a non-numeric id is no experiment: 404 before any query
+    # A non-numeric id, or one past 64 bits (SQLite overflows on it), is no experiment: 404.
+    lookup_value_regex = "[0-9]{1,18}"
     ordering_fields = ["created_at", "name"]
     search_fields = ["name", "description", "model__name"]
     filterset_fields = ["status", "kind", "model__name"]
@@ -262,7 +263,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return Response(AnalysisSerializer(analysis).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses={200: AnalysisSerializer})
-    @action(detail=True, methods=["get"], url_path=r"analyses/(?P<analysis_id>[0-9]+)", url_name="analysis")
+    @action(detail=True, methods=["get"], url_path=r"analyses/(?P<analysis_id>[0-9]{1,18})", url_name="analysis")
     def analysis(self, request, pk=None, analysis_id=None):
         analysis = get_object_or_404(Analysis, pk=analysis_id, experiment_id=pk)  # DRF's: a bad id is 404
         return Response(AnalysisSerializer(analysis).data)

@@ -187,6 +187,10 @@ def special_error(exc):
             413, "payload_too_large",
             f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} fields.", {},
         )
+    if isinstance(exc, OverflowError):
+        # SQLite's driver refuses integers past 64 bits before the query runs (PostgreSQL
+        # answers DataError below): the client's number, not our fault.
+        return (400, "invalid", "A number is outside what the database accepts.", {})
     if isinstance(exc, DataError):
         # A value the database refuses (out of range, malformed for its type) that validation
         # let through: the client's input, not our fault. Validation should name the field;
@@ -304,7 +308,13 @@ class ServiceModelViewSet:
     def _reread(self, instance):
         # The answer has the list's shape: annotations such as `model_count` come from the
         # viewset's queryset, not from the row the service returned.
-        return self.get_queryset().get(pk=instance.pk)
+        fresh = self.get_queryset().get(pk=instance.pk)
+        # What the service told its caller on the instance (e.g. registry's `pending_proposal`
+        # when a change waits for four eyes) survives the re-read.
+        for name, value in vars(instance).items():
+            if not name.startswith("_") and name not in vars(fresh):
+                setattr(fresh, name, value)
+        return fresh
 
     def perform_destroy(self, instance):
         type(self).delete_service(actor=self.request.user, **{self.service_instance_kwarg: instance})

@@ -117,7 +117,7 @@ class ModelVersionViewSet(
     serializer_class = ModelVersionSerializer
     filterset_class = ModelVersionFilter
     lookup_field = "number"
-    lookup_value_regex = r"[0-9]+"
+    lookup_value_regex = r"[0-9]{1,18}"  # past 64 bits is no version (SQLite overflows)
     parser_classes = [limits.JSONParser, limits.bounded(ArtifactMultiPartParser), limits.FormParser]
     search_fields = ["description", "framework", "code_commit", "training_run"]
     ordering_fields = ["number", "created_at"]

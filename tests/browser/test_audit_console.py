@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def promoted(inventory, cast):
     """credit-gbm v1 moved to QA with rita's approval (tier 1 needs one)."""
-    governance_services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    governance_services.classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
     promotion = governance_services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
     return governance_services.signoff_approve(promotion=promotion, actor=cast["rita"], comment="fine")
 

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_data_scientist_registers_a_version_and_requests_qa(page, login, inventory, cast):
-    governance_services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    governance_services.classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
     login(page, "dana")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My work").click()
     page.get_by_role("link", name="Register a version").click()

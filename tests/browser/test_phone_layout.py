@@ -40,7 +40,7 @@ def _pages(inventory, promotion):
 
 
 def test_no_page_is_wider_than_a_phone(phone, login, inventory, cast):
-    governance_services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    governance_services.classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
     promotion = governance_services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
     too_wide = []
     for who, urls in _pages(inventory, promotion).items():
