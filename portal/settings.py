@@ -215,7 +215,13 @@ CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppConfig.ready()
+CELERY_BEAT_SCHEDULE: dict = {  # apps add their periodic tasks here or in their AppConfig.ready()
+    # Scheduled drift checks: every tick, queue those whose per-version schedule fell due.
+    "monitoring-checks-due": {
+        "task": "monitoring.tasks.checks_due_task",
+        "schedule": envint("STEWARD_MONITORING_TICK", 60),
+    },
+}
 
 # Background jobs: pending this long without a worker claiming them are sent again (beat);
 # a job claimed this many times without finishing is failed.
