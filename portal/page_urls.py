@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import experiment_views, governance_views, views
+from . import experiment_views, governance_views, monitoring_views, views
 
 app_name = "portal"
 
@@ -45,4 +45,12 @@ urlpatterns = [
     path("inventory/<str:name>/v/<int:number>/card/", governance_views.model_card, name="model-card"),
     path("reviews/", governance_views.reviews, name="reviews"),
     path("reviews/<int:pk>/complete/", governance_views.review_complete, name="review-complete"),
+    # Monitoring of a version: drift, performance, alerts (portal/monitoring_views.py).
+    path("inventory/<str:name>/v/<int:number>/monitoring/", monitoring_views.version_monitoring, name="version-monitoring"),
+    path("inventory/<str:name>/v/<int:number>/monitoring/check/", monitoring_views.monitoring_check,
+         name="version-monitoring-check"),
+    path("inventory/<str:name>/v/<int:number>/monitoring/schedule/", monitoring_views.monitoring_schedule,
+         name="version-monitoring-schedule"),
+    path("inventory/<str:name>/v/<int:number>/monitoring/alerts/<int:alert_id>/<str:action>/",
+         monitoring_views.monitoring_alert, name="version-monitoring-alert"),
 ]
