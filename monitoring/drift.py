@@ -100,6 +100,23 @@ def decile_edges(values: np.ndarray, counts: np.ndarray, bins: int = PSI_BINS) -
     return np.unique(values[idx])
 
 
+GRID_FILL = 10_000
+
+
+def filled_grid(values: np.ndarray, counts: np.ndarray, fill: int = GRID_FILL):
+    """The reference values plus `fill` evenly spaced points (count 0) across their range.
+
+    The reference CDF does not change, but production values are then summarised on gaps no
+    wider than range/fill: that bounds the Wasserstein error in the few gaps where the two CDFs
+    cross (sparse tails of skewed features have wide gaps between reference values)."""
+    if values.size < 2 or fill <= 0:
+        return values, counts
+    grid = np.union1d(values, np.linspace(values[0], values[-1], fill + 1))
+    full = np.zeros(grid.size, dtype=np.int64)
+    full[np.searchsorted(grid, values)] = counts
+    return grid, full
+
+
 class StreamingMoments:
     """Count, mean and population variance over chunks (Chan et al.'s parallel update)."""
 
@@ -353,10 +370,17 @@ def wasserstein_from_summary(ref: NumericReference, cur: NumericSummary) -> floa
         cross = (lo < r) & (r < hi)
         total += np.abs(signed[~cross]).sum()
         if cross.any():
-            # Linear F_cur from lo to hi across the gap; |r − F| integrates to two triangles.
-            lo_c, hi_c, r_c, w_c = lo[cross], hi[cross], r[cross], width[cross]
+            # The gap's values taken as evenly spread over the widest sub-interval with their mean
+            # (touching a or b): F_cur is lo before it, rises linearly across it, hi after it.
+            lo_c, hi_c, r_c = lo[cross], hi[cross], r[cross]
+            a_c, b_c = a[cross], b[cross]
+            mean = s[cross] / g[cross]
+            left = mean <= (a_c + b_c) / 2
+            p = np.where(left, a_c, 2 * mean - b_c)
+            q = np.where(left, 2 * mean - a_c, b_c)
             t = (r_c - lo_c) / (hi_c - lo_c)
-            total += (w_c * t * (r_c - lo_c) / 2 + w_c * (1 - t) * (hi_c - r_c) / 2).sum()
+            total += ((p - a_c) * (r_c - lo_c) + (b_c - q) * (hi_c - r_c)
+                      + (q - p) * (t * (r_c - lo_c) + (1 - t) * (hi_c - r_c)) / 2).sum()
     return float(total)
 
 

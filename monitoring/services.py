@@ -166,7 +166,7 @@ def _build_profile(path, fmt, kinds, sample_cap):
             if moments.n == 0:
                 raise InvalidInput("A numeric feature has no values.", fields={"file": [f"column {name!r} is empty"]})
             values, counts = np.unique(reservoir.sample, return_counts=True)
-            arrays[f"v{i}"], arrays[f"c{i}"] = values, counts.astype(np.int64)
+            arrays[f"v{i}"], arrays[f"c{i}"] = drift.filled_grid(values, counts.astype(np.int64))
             entry.update(n=moments.n, mean=moments.mean, std=moments.std, sampled=reservoir.sampled,
                          sample_size=int(reservoir.sample.size), distinct=int(values.size),
                          small=None if small.result is None else sorted([v, c] for v, c in small.result.items()))
@@ -241,8 +241,8 @@ def reference_set_types(*, actor, version: ModelVersion, feature_types: dict) ->
                     f"{name}: the reference kept a sample of its values, not every count; upload it again as categorical."]})
             values, counts = arrays.pop(f"v{idx}"), arrays.pop(f"c{idx}")
             f = {"name": name, "kind": kind, "missing": f["missing"], "n": f["n"], "sampled": False,
-                 "counts": {_category(v): int(c) for v, c in zip(values.tolist(), counts.tolist(), strict=True)},
-                 "distinct": int(values.size)}
+                 "counts": {_category(v): int(c) for v, c in zip(values.tolist(), counts.tolist(), strict=True) if c},
+                 "distinct": int((counts > 0).sum())}
         else:
             try:
                 pairs = sorted((float(k), int(c)) for k, c in f["counts"].items())
