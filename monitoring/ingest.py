@@ -128,9 +128,14 @@ def _first_bad_number(values: list, offset: int, column: str):
 
 
 def _to_numpy(col: pa.Array | pa.ChunkedArray, kind: str):
-    if kind == NUMERIC:
-        return col.to_numpy(zero_copy_only=False).astype(float, copy=False)  # nulls → NaN
-    return col
+    if kind != NUMERIC:
+        return col
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if col.null_count == 0 and col.type == pa.float64():
+        # Zero-copy: pyarrow copies whenever a validity buffer exists, even with no nulls.
+        return np.frombuffer(col.buffers()[1], dtype=np.float64, count=len(col), offset=col.offset * 8)
+    return col.to_numpy(zero_copy_only=False).astype(float, copy=False)  # nulls → NaN
 
 
 def read_blocks(path: str, fmt: str, columns: dict) -> Iterator[tuple[int, dict]]:
@@ -250,7 +255,9 @@ def _read_parquet(path, columns):
         if kind == NUMERIC and not (pa.types.is_integer(typ) or pa.types.is_floating(typ)):
             raise RowError(None, name, f"has type {typ}, a number was expected")
     offset = 0
-    for batch in pf.iter_batches(batch_size=PARQUET_ROWS, columns=list(columns)):
+    # About 16 M cells per block: wide files read in fewer rows at a time.
+    rows = max(1024, min(PARQUET_ROWS, (1 << 24) // max(1, len(columns))))
+    for batch in pf.iter_batches(batch_size=rows, columns=list(columns)):
         out = {}
         for name, kind in columns.items():
             col = batch.column(name)

@@ -166,7 +166,9 @@ def _build_profile(path, fmt, kinds, sample_cap):
             if moments.n == 0:
                 raise InvalidInput("A numeric feature has no values.", fields={"file": [f"column {name!r} is empty"]})
             values, counts = np.unique(reservoir.sample, return_counts=True)
-            arrays[f"v{i}"], arrays[f"c{i}"] = drift.filled_grid(values, counts.astype(np.int64))
+            # Fill points: a tenth of the sample size, at most 10,000 (see drift.filled_grid).
+            fill = min(drift.GRID_FILL, max(1_000, int(reservoir.sample.size) // 10))
+            arrays[f"v{i}"], arrays[f"c{i}"] = drift.filled_grid(values, counts.astype(np.int64), fill)
             entry.update(n=moments.n, mean=moments.mean, std=moments.std, sampled=reservoir.sampled,
                          sample_size=int(reservoir.sample.size), distinct=int(values.size),
                          small=None if small.result is None else sorted([v, c] for v, c in small.result.items()))
