@@ -9,6 +9,7 @@ import hashlib
 import json
 
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.db.models import Prefetch
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404
@@ -24,7 +25,7 @@ from core.errors import InvalidInput
 from registry.models import ModelVersion
 
 from . import services
-from .models import Alert, Batch, DriftCheck, FeatureDrift, Monitor, ReferenceProfile
+from .models import Alert, Batch, CheckPart, DriftCheck, FeatureDrift, Monitor, ReferenceProfile
 from .selectors import open_alerts
 
 
@@ -56,6 +57,11 @@ class DataFileParser(MultiPartParser):
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from exc
         return DataAndFiles(data, files)
+
+
+def _job_ids():
+    """A check's parts for their job ids only (their results can be large)."""
+    return Prefetch("parts", queryset=CheckPart.objects.only("id", "check_run_id", "job_id"))
 
 
 def _version(name, number) -> ModelVersion:
@@ -204,7 +210,7 @@ class MonitorView(APIView):
 
     @extend_schema(responses={200: MonitorSerializer})
     def get(self, request, name, number):
-        return Response(MonitorSerializer(services.monitor_for(version=_version(name, number))).data)
+        return Response(MonitorSerializer(services.monitor_of(_version(name, number))).data)
 
     @extend_schema(request=MonitorSerializer, responses={200: MonitorSerializer})
     def patch(self, request, name, number):
@@ -300,7 +306,7 @@ class CheckListView(APIView):
     parser_classes = [JSONParser]
 
     def _qs(self, version):
-        return DriftCheck.objects.filter(version=version).prefetch_related("parts").order_by("-created_at", "-pk")
+        return DriftCheck.objects.filter(version=version).prefetch_related(_job_ids()).order_by("-created_at", "-pk")
 
     @extend_schema(responses={200: CheckSerializer(many=True)})
     def get(self, request, name, number):
@@ -320,7 +326,7 @@ class CheckListView(APIView):
 class CheckDetailView(APIView):
     @extend_schema(responses={200: CheckDetailSerializer})
     def get(self, request, name, number, check_id):
-        check = get_object_or_404(DriftCheck.objects.prefetch_related("parts", "features"),
+        check = get_object_or_404(DriftCheck.objects.prefetch_related(_job_ids(), "features"),
                                   version=_version(name, number), pk=check_id)
         return Response(CheckDetailSerializer(check).data)
 

@@ -95,8 +95,14 @@ def _load(blob) -> _Unpacked:
 
 
 def monitor_for(*, version: ModelVersion) -> Monitor:
+    """The version's monitor, created with the defaults when a write first needs it."""
     monitor, _ = Monitor.objects.get_or_create(version=version)
     return monitor
+
+
+def monitor_of(version: ModelVersion) -> Monitor:
+    """For reading: the stored monitor, or an unsaved one with the defaults (a GET writes nothing)."""
+    return Monitor.objects.filter(version=version).select_related("version__model").first() or Monitor(version=version)
 
 
 def profile_for(version: ModelVersion) -> ReferenceProfile | None:

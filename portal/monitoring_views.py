@@ -30,7 +30,7 @@ def _version_or_404(name, number):
 @login_required
 def version_monitoring(request, name, number):
     version = _version_or_404(name, number)
-    monitor = monitoring.monitor_for(version=version)
+    monitor = monitoring.monitor_of(version)
     profile = ReferenceProfile.objects.filter(version=version).defer("grid").first()
     done = DriftCheck.objects.filter(version=version, status=DriftCheck.Status.DONE)
     history = list(done.order_by("-window_end", "-pk")[:HISTORY])[::-1]

@@ -50,3 +50,25 @@ def test_open_alerts_selector_and_inventory_hook(monitored, upload, api):
 
     assert list(ModelVersion.objects.filter(pk__in=selectors.versions_with_alerts())) == [monitored]
     assert selectors.drift_statuses([monitored]) == {monitored.pk: ("drift", True)}
+
+
+def test_reading_writes_nothing(inventory, api):
+    from monitoring.models import Monitor
+
+    r = api("audrey").get(base_url(inventory["version"]))
+    assert r.status_code == 200 and r.json()["drift_status"] == "unknown" and not r.json()["has_reference"]
+    assert not Monitor.objects.exists()
+
+
+def test_list_endpoints_query_counts(monitored, upload, api, django_assert_num_queries):
+    for seed in (43, 44):
+        upload("dana", monitored, "batches", f"b{seed}.csv", to_csv(frame(300, seed=seed, shift=1.0)), **W1)
+        run_check(api("dana").post(base_url(monitored) + "checks/", ALL, format="json").json()["id"])
+    client = api("audrey")
+    client.get(base_url(monitored) + "checks/")  # token lookup warmed
+    # token, user's roles, version, count, page of checks, their parts (prefetch)
+    with django_assert_num_queries(6):
+        assert client.get(base_url(monitored) + "checks/").json()["count"] == 2
+    # token, roles, version, count, page of alerts with users
+    with django_assert_num_queries(5):
+        assert client.get(base_url(monitored) + "alerts/").json()["count"] == 1
