@@ -214,3 +214,21 @@ def test_request_via_service_records_audit(monitored, cast):
     check = check_request(actor=cast["rita"], version=monitored)
     assert AuditEvent.objects.filter(action="monitoring.check_request", object_id=str(check.pk)).exists()
     assert drift.DEFAULT_DRIFT_SHARE == check.config["drift_share"]
+
+
+def test_alert_sends_the_signed_webhook_and_mails_the_raci_people(monitored, upload, api, cast, settings, monkeypatch,
+                                                                django_capture_on_commit_callbacks):
+    from governance import services as gov
+    from governance.tasks import webhook_send
+
+    settings.STEWARD_WEBHOOK_URL = "http://hooks.example/steward"
+    sent = []
+    monkeypatch.setattr(webhook_send, "delay", lambda payload: sent.append(payload))
+    # The RACI names omar (data ops: Responsible for monitoring) and rita (production: Accountable).
+    gov.raci_update(actor=cast["dana"], use_case=monitored.model.use_case,
+                    assignments={"data_ops": ["omar"], "production": ["rita"]})
+    upload("dana", monitored, "batches", "b.csv", to_csv(frame(3000, seed=33, shift=0.8, cat_shift=True)), **W1)
+    with django_capture_on_commit_callbacks(execute=True):
+        run_check(_request(api, monitored)["id"])
+    assert [p["event"] for p in sent] == ["monitoring.drift"] and sent[0]["model"] == monitored.model.name
+    assert sorted(mail.outbox[0].to) == ["omar@example.com", "rita@example.com"]

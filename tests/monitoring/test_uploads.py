@@ -131,3 +131,13 @@ def test_only_the_models_people_feed_it(monitored, upload):
     assert upload("sam", monitored, "batches", "b.csv", to_csv(frame(10, seed=14)), **W1).status_code == 403
     assert upload("audrey", monitored, "batches", "b.csv", to_csv(frame(10, seed=14)), **W1).status_code == 403
     assert upload("sam", monitored, "reference", "r.csv", to_csv(frame(10, seed=14))).status_code == 403
+
+
+def test_reference_of_a_production_version_is_not_the_owners_to_replace(monitored, upload, cast):
+    from registry.models import ModelVersion
+
+    ModelVersion.objects.filter(pk=monitored.pk).update(stage="production")
+    r = upload("dana", monitored, "reference", "r.csv", to_csv(frame(300, seed=15, shift=2.0)))
+    assert r.status_code == 403  # else the owner could make drifted data the new normal
+    assert ReferenceProfile.objects.get(version=monitored).rows == 2000
+    assert upload("root", monitored, "reference", "r.csv", to_csv(frame(300, seed=15))).status_code == 201
