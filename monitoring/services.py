@@ -95,8 +95,18 @@ def _load(blob) -> _Unpacked:
 
 
 def monitor_for(*, version: ModelVersion) -> Monitor:
-    """The version's monitor, created with the defaults when a write first needs it."""
-    monitor, _ = Monitor.objects.get_or_create(version=version)
+    """The version's monitor, created when a write first needs it: with the settings of the
+    model's newest other monitored version (tests, thresholds, schedule are the model's), else
+    the defaults."""
+    monitor = Monitor.objects.filter(version=version).first()
+    if monitor:
+        return monitor
+    previous = (Monitor.objects.filter(version__model_id=version.model_id).exclude(version=version)
+                .order_by("-version__number").first())
+    inherited = {k: getattr(previous, k) for k in (*TEST_FIELDS, *OWNER_FIELDS)} if previous else {}
+    if inherited.get("schedule_minutes"):
+        inherited["next_run_at"] = timezone.now() + timedelta(minutes=inherited["schedule_minutes"])
+    monitor, _ = Monitor.objects.get_or_create(version=version, defaults=inherited)
     return monitor
 
 

@@ -72,3 +72,16 @@ def test_list_endpoints_query_counts(monitored, upload, api, django_assert_num_q
     # token, roles, version, count, page of alerts with users
     with django_assert_num_queries(5):
         assert client.get(base_url(monitored) + "alerts/").json()["count"] == 1
+
+
+def test_a_new_version_inherits_the_models_monitoring_settings(inventory, cast):
+    from monitoring.services import monitor_for
+    from registry import services as registry
+
+    first = inventory["version"]
+    monitor_configure(actor=cast["rita"], version=first, fdr_control=True, thresholds={"wasserstein": 0.2})
+    monitor_configure(actor=cast["dana"], version=first, schedule_minutes=120)
+    second = registry.model_version_register(actor=cast["dana"], model=inventory["model"], artifact_uri="s3://m/2", sha256="2" * 64)
+    monitor = monitor_for(version=second)
+    assert (monitor.fdr_control, monitor.thresholds, monitor.schedule_minutes) == (True, {"wasserstein": 0.2}, 120)
+    assert monitor.next_run_at is not None
