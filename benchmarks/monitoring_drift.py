@@ -301,6 +301,7 @@ def main(argv=None) -> int:
     parser.add_argument("--wide", action="store_true", help="also 100,000 rows × 1,000 features")
     parser.add_argument("--wide-only", action="store_true", help="only the wide case")
     parser.add_argument("--skip-evidently", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the generated files and database")
     parser.add_argument("--evidently-timeout", type=int, default=3600, help="seconds before Evidently is given up")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -339,6 +340,10 @@ def main(argv=None) -> int:
         theirs = ({"error": "skipped (--skip-evidently)"} if args.skip_evidently
                   else evidently(ref_path, cur_path, kinds, timeout=args.evidently_timeout))
         ok &= compare(f"{name}: {rows:,} × {len(kinds)} against {ref_rows:,}", ours, theirs)
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
     return 0 if ok else 1
 
 
