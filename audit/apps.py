@@ -6,14 +6,9 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit trail"
 
     def ready(self):
-        from django.conf import settings
         from django.db.models.signals import post_migrate
 
         from .dbroles import post_migrate_grant
 
         # Sent to every app after a migrate; `sender=self` runs the grants once, after all tables exist.
         post_migrate.connect(post_migrate_grant, sender=self, dispatch_uid="audit.app_role_grant")
-        settings.CELERY_BEAT_SCHEDULE.setdefault(
-            "audit-seal-and-checkpoint",
-            {"task": "audit.tasks.audit_checkpoint_task", "schedule": float(settings.STEWARD_AUDIT_CHECKPOINT_INTERVAL)},
-        )

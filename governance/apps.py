@@ -6,9 +6,6 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self):
-        from celery.schedules import crontab
-        from django.conf import settings
-
         from registry.signals import change_proposed, lineage_changed
 
         from . import builtin_gates  # noqa: F401 - registers the gates
@@ -16,7 +13,3 @@ class GovernanceConfig(AppConfig):
 
         lineage_changed.connect(lapse_on_lineage_change, dispatch_uid="governance.lapse_on_lineage_change")
         change_proposed.connect(notify_proposal, dispatch_uid="governance.notify_proposal")
-        settings.CELERY_BEAT_SCHEDULE.setdefault(
-            "governance-open-due-reviews",
-            {"task": "governance.tasks.reviews_open_due_task", "schedule": crontab(minute=15, hour="*/6")},
-        )

@@ -1069,6 +1069,23 @@ def reviews_open_due(*, today: date | None = None) -> list[Review]:
 
 @refusals_audited("review.complete")
 @transaction.atomic
+def review_open_early(*, version: ModelVersion, reason: str, actor=None) -> Review | None:
+    """Open a periodic review now, before its interval runs out (e.g. a monitoring alert where
+    the tier's policy asks for one). None if the version already has an open review."""
+    if Review.objects.filter(version=version, status=Review.Status.OPEN).exists():
+        return None
+    try:
+        with transaction.atomic():
+            review = Review.objects.create(version=version, due_date=timezone.localdate())
+    except IntegrityError:
+        return None  # opened concurrently
+    audit_record(action="review.open", actor=actor, obj=review,
+                 changes={"version": {"before": None, "after": str(version)}, "due_date": {"before": None, "after": review.due_date},
+                          "reason": {"before": None, "after": reason}})
+    return review
+
+
+@transaction.atomic
 def review_complete(*, actor, review: Review, note: str) -> Review:
     if not access.can_review(actor):
         raise Forbidden("Only risk officers complete periodic reviews.")

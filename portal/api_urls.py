@@ -7,6 +7,7 @@ from abtests.api import ExperimentViewSet
 from audit.api import AuditEventViewSet, AuditPointInTimeView, AuditVerifyView
 from core.views import ApiTokenViewSet, BackgroundJobViewSet, MeView
 from governance import api as governance_api
+from monitoring import api as monitoring_api
 from registry.api import DatasetViewSet, ModelVersionViewSet, RegisteredModelViewSet, UseCaseViewSet
 
 app_name = "api"
@@ -36,5 +37,24 @@ urlpatterns = [
     path("policies/", governance_api.PolicyView.as_view(), name="policy"),
     path("models/<str:name>/versions/<int:number>/card/", governance_api.ModelCardView.as_view(), name="version-card"),
     path("models/<str:name>/versions/<int:number>/card.md", governance_api.ModelCardMarkdownView.as_view(), name="version-card-md"),
+    # Monitoring of a version: settings, reference, production data, checks, alerts (monitoring/api.py).
+    path("monitoring/alerts/", monitoring_api.OpenAlertsView.as_view(), name="monitoring-open-alerts"),
+    path("models/<str:name>/versions/<int:number>/monitoring/", monitoring_api.MonitorView.as_view(), name="version-monitoring"),
+    path("models/<str:name>/versions/<int:number>/monitoring/reference/", monitoring_api.ReferenceView.as_view(),
+         name="version-monitoring-reference"),
+    path("models/<str:name>/versions/<int:number>/monitoring/batches/", monitoring_api.BatchListView.as_view(),
+         name="version-monitoring-batches"),
+    path("models/<str:name>/versions/<int:number>/monitoring/labels/", monitoring_api.LabelsView.as_view(),
+         name="version-monitoring-labels"),
+    path("models/<str:name>/versions/<int:number>/monitoring/checks/", monitoring_api.CheckListView.as_view(),
+         name="version-monitoring-checks"),
+    path("models/<str:name>/versions/<int:number>/monitoring/checks/<int:check_id>/", monitoring_api.CheckDetailView.as_view(),
+         name="version-monitoring-check"),
+    path("models/<str:name>/versions/<int:number>/monitoring/alerts/", monitoring_api.AlertListView.as_view(),
+         name="version-monitoring-alerts"),
+    path("models/<str:name>/versions/<int:number>/monitoring/alerts/<int:alert_id>/acknowledge/",
+         monitoring_api.AlertAcknowledgeView.as_view(), name="version-monitoring-alert-acknowledge"),
+    path("models/<str:name>/versions/<int:number>/monitoring/alerts/<int:alert_id>/close/",
+         monitoring_api.AlertCloseView.as_view(), name="version-monitoring-alert-close"),
     *router.urls,
 ]

@@ -21,6 +21,7 @@ from core.roles import Role, has_role
 from governance import access as governance_access
 from governance.models import PromotionRequest, Review
 from governance.services import proposals_pending
+from monitoring.selectors import open_alerts
 
 from . import labels
 
@@ -111,6 +112,7 @@ def from_selector(kind: str, badge: str, selector: Callable) -> Callable:
 PROVIDERS: list[Callable] = [
     signoffs_waiting,
     proposals_to_confirm,
+    from_selector("alert", "Alert", open_alerts),
     overdue_reviews,
     my_requests_waiting,
 ]

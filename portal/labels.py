@@ -56,6 +56,16 @@ ACTIONS = {
     "model_version.register": "Registered a model version",
     "model_version.stage_change": "Moved a version to another stage",
     "model_version.update": "Changed a model version",
+    "monitoring.alert_acknowledge": "Acknowledged a monitoring alert",
+    "monitoring.alert_close": "Closed a monitoring alert",
+    "monitoring.alert_raise": "Monitoring raised an alert",
+    "monitoring.batch_upload": "Sent production data",
+    "monitoring.check_complete": "Drift check finished",
+    "monitoring.check_request": "Requested a drift check",
+    "monitoring.configure": "Changed monitoring settings",
+    "monitoring.labels_upload": "Sent ground-truth labels",
+    "monitoring.reference_types": "Corrected reference feature types",
+    "monitoring.reference_upload": "Uploaded a reference profile",
     "policy.update": "Changed the governance policy",
     "promotion.approved": "Promotion approved",
     "promotion.lapse": "Promotion request lapsed",
@@ -90,6 +100,7 @@ GOVERNANCE_ACTIONS = (
     "experiment.decision_sign", "experiment.start", "experiment.stop", "model.create",
     "model_version.register", "use_case.create", "use_case.delete", "model.delete",
     "proposal.create", "proposal.confirm", "proposal.reject", "gate_exception.grant", "gate_exception.revoke",
+    "monitoring.alert_raise", "monitoring.alert_close",
 )
 
 # Field names inside `AuditEvent.changes`, where a plain word reads better than the code.

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import audit_views, experiment_views, governance_views, views, work_views
+from . import audit_views, experiment_views, governance_views, monitoring_views, views, work_views
 
 app_name = "portal"
 
@@ -61,4 +61,12 @@ urlpatterns = [
     path("audit/chain/", audit_views.chain, name="audit-chain"),
     path("audit/events/<int:seq>/", audit_views.event_detail, name="audit-event"),
     path("audit/point-in-time/", audit_views.point_in_time, name="audit-point-in-time"),
+    # Monitoring of a version: drift, performance, alerts (portal/monitoring_views.py).
+    path("inventory/<str:name>/v/<int:number>/monitoring/", monitoring_views.version_monitoring, name="version-monitoring"),
+    path("inventory/<str:name>/v/<int:number>/monitoring/check/", monitoring_views.monitoring_check,
+         name="version-monitoring-check"),
+    path("inventory/<str:name>/v/<int:number>/monitoring/schedule/", monitoring_views.monitoring_schedule,
+         name="version-monitoring-schedule"),
+    path("inventory/<str:name>/v/<int:number>/monitoring/alerts/<int:alert_id>/<str:action>/",
+         monitoring_views.monitoring_alert, name="version-monitoring-alert"),
 ]

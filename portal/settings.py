@@ -6,6 +6,7 @@ Defaults are safe and embedded: SQLite and a filesystem Celery broker under `var
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from .env import envbool, envint, envlist, envstr
 
@@ -306,15 +307,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 STEWARD_JOB_HEARTBEAT_SECONDS = envint("STEWARD_JOB_HEARTBEAT_SECONDS", 10)
 STEWARD_JOB_DEAD_AFTER = envint("STEWARD_JOB_DEAD_AFTER", 60)
 STEWARD_JOB_SWEEP_SECONDS = envint("STEWARD_JOB_SWEEP_SECONDS", 30)
+
 STEWARD_JOB_PENDING_GRACE = envint("STEWARD_JOB_PENDING_GRACE", 5 * 60)
 STEWARD_JOB_MAX_ATTEMPTS = envint("STEWARD_JOB_MAX_ATTEMPTS", 3)
 
-# Periodic tasks. Apps still add theirs in AppConfig.ready() (governance, abtests).
-CELERY_BEAT_SCHEDULE: dict = {
-    "core-jobs-redispatch": {
-        "task": "core.tasks.jobs_redispatch_task", "schedule": STEWARD_JOB_SWEEP_SECONDS
-    },
-}
 
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))  # for the file backend
@@ -332,6 +328,27 @@ STEWARD_AUDIT_CHECKPOINT_FILE = envstr("STEWARD_AUDIT_CHECKPOINT_FILE", str(VAR_
 STEWARD_AUDIT_CHECKPOINT_KEY = envstr("STEWARD_AUDIT_CHECKPOINT_KEY", "")
 STEWARD_AUDIT_CHECKPOINT_KEY_FILE = envstr("STEWARD_AUDIT_CHECKPOINT_KEY_FILE", str(VAR_DIR / "audit" / "checkpoint.key"))
 STEWARD_AUDIT_CHECKPOINT_INTERVAL = envint("STEWARD_AUDIT_CHECKPOINT_INTERVAL", 300)
+
+# Every periodic task, in one place (Celery beat). Each task takes ids or nothing, claims its work
+# and may run twice without harm.
+CELERY_BEAT_SCHEDULE: dict = {
+    # Dead workers' jobs and lost messages are sent again (docs/operations.md, "Background jobs").
+    "core-jobs-redispatch": {"task": "core.tasks.jobs_redispatch_task", "schedule": STEWARD_JOB_SWEEP_SECONDS},
+    # Seal events written while the chain was busy and sign a checkpoint of the chain's head.
+    "audit-seal-and-checkpoint": {
+        "task": "audit.tasks.audit_checkpoint_task", "schedule": float(STEWARD_AUDIT_CHECKPOINT_INTERVAL),
+    },
+    # Periodic reviews that fell due (the tier's review interval).
+    "governance-open-due-reviews": {
+        "task": "governance.tasks.reviews_open_due_task", "schedule": crontab(minute=15, hour="*/6"),
+    },
+    # Experiments whose planned looks are reached get their analysis.
+    "abtests-analyses-due": {"task": "abtests.tasks.analyses_due_task", "schedule": 15 * 60},
+    # Scheduled drift checks: every tick, queue those whose per-version schedule fell due.
+    "monitoring-checks-due": {
+        "task": "monitoring.tasks.checks_due_task", "schedule": envint("STEWARD_MONITORING_TICK", 60),
+    },
+}
 # PostgreSQL: the role the app runs as, which `migrate` (run as the owner) grants what it needs:
 # read and insert on the audit table, nothing more (docs/operations.md, "Database roles").
 STEWARD_DB_APP_ROLE = envstr("STEWARD_DB_APP_ROLE", "")

@@ -187,8 +187,36 @@ MATRIX = {
     ("portal:audit-chain", "GET"): "302 403 403 200 200 200",
     ("portal:audit-event", "GET"): "302 403 403 200 200 200",
     ("portal:audit-point-in-time", "GET"): "302 403 403 200 200 200",
+    # --- monitoring (monitoring/access.py): the model's people feed it; risk officers set its
+    # tests and close alerts; nobody governed loosens what judges their model. No alert or check
+    # exists in this world, so acting on one is 404 for whoever may reach it.
+    ("api:monitoring-open-alerts", "GET"): "401 403 200 200 200 200",
+    ("api:version-monitoring", "GET"): "401 403 200 200 200 200",
+    ("api:version-monitoring", "PATCH"): "401 403 403 200 403 200",
+    ("api:version-monitoring-reference", "GET"): "401 403 404 404 404 404",
+    ("api:version-monitoring-reference", "POST"): "401 403 201|403 403 403 201",
+    ("api:version-monitoring-reference", "PATCH"): "401 403 404|403 403 403 404",
+    ("api:version-monitoring-batches", "GET"): "401 403 200 200 200 200",
+    ("api:version-monitoring-batches", "POST"): "401 403 409|403 409 403 409",  # no reference yet
+    ("api:version-monitoring-labels", "POST"): "401 403 400|403 400 403 400",
+    ("api:version-monitoring-checks", "GET"): "401 403 200 200 200 200",
+    ("api:version-monitoring-checks", "POST"): "401 403 409|403 409 403 409",
+    ("api:version-monitoring-check", "GET"): "401 403 404 404 404 404",
+    ("api:version-monitoring-alerts", "GET"): "401 403 200 200 200 200",
+    ("api:version-monitoring-alert-acknowledge", "POST"): "401 403 404 404 403 404",
+    ("api:version-monitoring-alert-close", "POST"): "401 403 404 404 403 404",
+    ("portal:version-monitoring", "GET"): "302 200 200 200 200 200",
+    ("portal:version-monitoring-check", "POST"): "302 302 302 302 302 302",
+    ("portal:version-monitoring-schedule", "POST"): "302 302 302 302 302 302",
+    ("portal:version-monitoring-alert", "POST"): "302 404 404 404 404 404",
 }
 # fmt: on
+
+# Uploads sent as multipart/form-data (the rest of the API takes JSON).
+MULTIPART = {
+    ("api:version-monitoring-reference", "POST"), ("api:version-monitoring-batches", "POST"),
+    ("api:version-monitoring-labels", "POST"),
+}
 
 # Routes outside the matrix: Django's admin (its own permission tests), sign-in, health, schema.
 EXCLUDED_NAMESPACES = {"admin"}
@@ -329,6 +357,13 @@ def target(world, route: str, method: str, owner: str):
         kw[f"portal:experiment{name}"] = {"pk": exp}
     kw["portal:experiment-analysis"] = {"pk": exp, "analysis_id": 999999}
     kw["portal:experiment-events"] = {"pk": exp}
+    for name in routes():
+        if name.startswith(("api:version-monitoring", "portal:version-monitoring")):
+            kw[name] = {"name": m, "number": v1}
+    kw["api:version-monitoring-check"] = {"name": m, "number": v1, "check_id": 999999}
+    for name in ("api:version-monitoring-alert-acknowledge", "api:version-monitoring-alert-close"):
+        kw[name] = {"name": m, "number": v1, "alert_id": 999999}
+    kw["portal:version-monitoring-alert"] = {"name": m, "number": v1, "alert_id": 999999, "action": "acknowledge"}
     url = reverse(route, kwargs=kw.get(route, {}))
     payloads = {
         ("api:use-case-list", "POST"): {"name": f"{owner} another"},
@@ -378,6 +413,17 @@ def target(world, route: str, method: str, owner: str):
         ("portal:review-complete", "POST"): {"note": "fine"},
         ("portal:experiment-plan", "POST"): {"test": "welch_t"},
     }
+    # Monitoring uploads are files (multipart; see MULTIPART), fresh for each request.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    csv = b"x,colour\n" + b"".join(b"%d,%s\n" % (i, b"red" if i % 2 else b"blue") for i in range(40))
+    window = {"window_start": (timezone.now() - timedelta(hours=1)).isoformat(), "window_end": timezone.now().isoformat()}
+    payloads[("api:version-monitoring", "PATCH")] = {"drift_share": 0.9}
+    payloads[("api:version-monitoring-reference", "PATCH")] = {"feature_types": {"x": "numeric"}}
+    payloads[("api:version-monitoring-reference", "POST")] = {"file": SimpleUploadedFile("ref.csv", csv, "text/csv")}
+    payloads[("api:version-monitoring-batches", "POST")] = {"file": SimpleUploadedFile("b.csv", csv, "text/csv"), **window}
+    payloads[("api:version-monitoring-labels", "POST")] = {
+        "file": SimpleUploadedFile("l.csv", b"row_id,label\nr1,1\n", "text/csv")}
     if route == "portal:raci" and method == "POST":
         from governance import services as gov
 
@@ -433,7 +479,8 @@ def test_the_matrix(world, cast, settings):
                 else:
                     with transaction.atomic():
                         if route.startswith("api:"):
-                            response = getattr(client, method.lower())(url, payload, format="json")
+                            fmt = "multipart" if (route, method) in MULTIPART else "json"
+                            response = getattr(client, method.lower())(url, payload, format=fmt)
                         else:
                             response = getattr(client, method.lower())(url, payload)
                         transaction.set_rollback(True)

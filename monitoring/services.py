@@ -1,0 +1,799 @@
+"""Monitoring services: reference profiles, production batches, labels, checks, alerts.
+
+Each state change is one keyword-only function: permission check (`access`), one transaction,
+one audit event. Uploads are read and validated completely before anything is written, so a bad
+row rejects the whole file and leaves what was stored before untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import numpy as np
+import pyarrow.compute as pc
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from audit.services import audit_record, diff
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.services import job_create, job_enqueue
+from registry.models import ModelVersion, Stage
+
+from . import access, drift, ingest, performance
+from .models import (
+    Alert,
+    Batch,
+    CheckPart,
+    DriftCheck,
+    DriftStatus,
+    FeatureDrift,
+    Monitor,
+    Prediction,
+    ReferenceProfile,
+)
+
+logger = logging.getLogger(__name__)
+
+RESERVED = ("row_id", "prediction", "score", "label", "timestamp")
+DEFAULT_SAMPLE_CAP = 100_000
+MIN_SAMPLE_CAP = 1_000  # Evidently's rule switches at 1,000 reference rows: KS needs them all
+
+
+def _bad_file(exc: ingest.RowError, field: str = "file"):
+    return InvalidInput(f"Rejected: {exc}. Nothing was stored.", fields={field: [str(exc)]})
+
+
+def _npz(arrays: dict) -> bytes:
+    """Arrays as one blob: a JSON index, then each array's bytes compressed with zstd (fast
+    enough not to show in an upload; numpy's zlib took seconds per batch)."""
+    import json
+
+    import pyarrow as pa
+
+    index, parts, offset = {}, [], 0
+    for name, array in arrays.items():
+        array = np.ascontiguousarray(array)
+        packed = pa.compress(array.tobytes(), codec="zstd", asbytes=True)
+        index[name] = [array.dtype.str, array.shape[0], offset, len(packed), array.nbytes]
+        parts.append(packed)
+        offset += len(packed)
+    header = json.dumps(index).encode()
+    return len(header).to_bytes(8, "little") + header + b"".join(parts)
+
+
+class _Unpacked:
+    """Lazy view of a blob made by `_npz`: `archive[name]` decompresses that array only."""
+
+    def __init__(self, blob):
+        import json
+
+        self.blob = memoryview(bytes(blob))
+        size = int.from_bytes(self.blob[:8], "little")
+        self.index = json.loads(bytes(self.blob[8:8 + size]))
+        self.base = 8 + size
+
+    @property
+    def files(self):
+        return list(self.index)
+
+    def __getitem__(self, name):
+        import pyarrow as pa
+
+        dtype, length, offset, packed, raw = self.index[name]
+        start = self.base + offset
+        data = pa.decompress(self.blob[start:start + packed], decompressed_size=raw, codec="zstd", asbytes=True)
+        return np.frombuffer(data, dtype=np.dtype(dtype), count=length)
+
+
+def _load(blob) -> _Unpacked:
+    return _Unpacked(blob)
+
+
+# --- selectors ------------------------------------------------------------------------------
+
+
+def monitor_for(*, version: ModelVersion) -> Monitor:
+    """The version's monitor, created when a write first needs it: with the settings of the
+    model's newest other monitored version (tests, thresholds, schedule are the model's), else
+    the defaults."""
+    monitor = Monitor.objects.filter(version=version).first()
+    if monitor:
+        return monitor
+    previous = (Monitor.objects.filter(version__model_id=version.model_id).exclude(version=version)
+                .order_by("-version__number").first())
+    inherited = {k: getattr(previous, k) for k in (*TEST_FIELDS, *OWNER_FIELDS)} if previous else {}
+    if inherited.get("schedule_minutes"):
+        inherited["next_run_at"] = timezone.now() + timedelta(minutes=inherited["schedule_minutes"])
+    monitor, _ = Monitor.objects.get_or_create(version=version, defaults=inherited)
+    return monitor
+
+
+def monitor_of(version: ModelVersion) -> Monitor:
+    """For reading: the stored monitor, or an unsaved one with the defaults (a GET writes nothing)."""
+    return Monitor.objects.filter(version=version).select_related("version__model").first() or Monitor(version=version)
+
+
+def profile_for(version: ModelVersion) -> ReferenceProfile | None:
+    return ReferenceProfile.objects.filter(version=version).first()
+
+
+def numeric_reference(profile: ReferenceProfile, index: int, archive=None) -> drift.NumericReference:
+    f = profile.features[index]
+    archive = archive if archive is not None else _load(profile.grid)
+    small = f.get("small")
+    return drift.NumericReference(
+        values=archive[f"v{index}"], counts=archive[f"c{index}"], n=f["n"], std=f["std"], mean=f["mean"],
+        sampled=f["sampled"], small_counts=None if small is None else {v: c for v, c in small},
+    )
+
+
+# --- reference profile ----------------------------------------------------------------------
+
+
+def _feature_kinds(version, path, fmt, feature_types: dict | None) -> tuple[dict, dict]:
+    inferred = ingest.columns_of(path, fmt)
+    signature = ingest.signature_types(version.input_signature)
+    kinds, sources = {}, {}
+    for name, kind in inferred.items():
+        if name in RESERVED:
+            continue
+        kinds[name], sources[name] = kind, "inferred"
+        if name in signature:
+            kinds[name], sources[name] = signature[name], "signature"
+    for name, kind in (feature_types or {}).items():
+        if name not in kinds:
+            raise InvalidInput("Unknown feature.", fields={"feature_types": [f"{name!r} is not a column of the file."]})
+        if kind not in (drift.NUMERIC, drift.CATEGORICAL):
+            raise InvalidInput("Unknown kind.", fields={"feature_types": [f"{name}: use 'numeric' or 'categorical'."]})
+        kinds[name], sources[name] = kind, "user"
+    if not kinds:
+        raise InvalidInput("The file has no feature columns.", fields={"file": ["No columns besides " + ", ".join(RESERVED) + "."]})
+    return kinds, sources
+
+
+def _build_profile(path, fmt, kinds, sample_cap):
+    numeric = {n: (drift.ReservoirSorted(sample_cap, seed=i), drift.StreamingMoments(), drift.SmallCounter())
+               for i, n in enumerate(kinds) if kinds[n] == drift.NUMERIC}
+    cats = {n: {} for n in kinds if kinds[n] == drift.CATEGORICAL}
+    missing = dict.fromkeys(kinds, 0)
+    rows = 0
+    for offset, block in ingest.read_blocks(path, fmt, kinds):
+        for name, (reservoir, moments, small) in numeric.items():
+            x = block[name]
+            ingest.check_finite(x, offset, name)
+            finite = x[~np.isnan(x)]
+            missing[name] += x.size - finite.size
+            reservoir.add(finite)
+            moments.add(finite)
+            small.add(finite)
+        for name, counts in cats.items():
+            col = block[name]
+            missing[name] += col.null_count
+            for item in pc.value_counts(col.drop_null()).to_pylist():
+                counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+        rows += len(next(iter(block.values())))
+    features, arrays = [], {}
+    for i, name in enumerate(kinds):
+        entry = {"name": name, "kind": kinds[name], "missing": missing[name]}
+        if kinds[name] == drift.NUMERIC:
+            reservoir, moments, small = numeric[name]
+            if moments.n == 0:
+                raise InvalidInput("A numeric feature has no values.", fields={"file": [f"column {name!r} is empty"]})
+            values, counts = np.unique(reservoir.sample, return_counts=True)
+            # Fill points: a tenth of the sample size, at most 10,000 (see drift.filled_grid).
+            fill = min(drift.GRID_FILL, max(1_000, int(reservoir.sample.size) // 10))
+            arrays[f"v{i}"], arrays[f"c{i}"] = drift.filled_grid(values, counts.astype(np.int64), fill)
+            entry.update(n=moments.n, mean=moments.mean, std=moments.std, sampled=reservoir.sampled,
+                         sample_size=int(reservoir.sample.size), distinct=int(values.size),
+                         small=None if small.result is None else sorted([v, c] for v, c in small.result.items()))
+        else:
+            counts = cats[name]
+            if not counts:
+                raise InvalidInput("A categorical feature has no values.", fields={"file": [f"column {name!r} is empty"]})
+            entry.update(n=sum(counts.values()), counts=counts, distinct=len(counts), sampled=False)
+        features.append(entry)
+    return features, arrays, rows
+
+
+@transaction.atomic
+def reference_upload(*, actor, version: ModelVersion, path: str, filename: str, sha256: str, fmt: str = "",
+                     feature_types: dict | None = None, sample_cap: int | None = None) -> ReferenceProfile:
+    """Summarise the reference data into a profile; the upload itself is not kept."""
+    if not access.can_set_reference(actor, version):
+        raise Forbidden("Only the model's data scientists set the reference, and only before production "
+                        "(an administrator may replace it later).")
+    sample_cap = sample_cap or DEFAULT_SAMPLE_CAP
+    if sample_cap < MIN_SAMPLE_CAP:
+        raise InvalidInput("Sample cap too small.", fields={"sample_cap": [f"At least {MIN_SAMPLE_CAP}."]})
+    try:
+        fmt = ingest.detect_format(filename, fmt)
+        kinds, sources = _feature_kinds(version, path, fmt, feature_types)
+        features, arrays, rows = _build_profile(path, fmt, kinds, sample_cap)
+    except ingest.RowError as exc:
+        raise _bad_file(exc) from exc
+    for entry in features:
+        entry["source"] = sources[entry["name"]]
+    old = ReferenceProfile.objects.select_for_update().filter(version=version).first()
+    before = {"sha256": old.sha256, "rows": old.rows} if old else {"sha256": None, "rows": None}
+    if old:
+        old.delete()  # batches summarised on its grid are left out of checks from now on
+    profile = ReferenceProfile.objects.create(
+        version=version, features=features, grid=_npz(arrays), rows=rows, sample_cap=sample_cap,
+        sha256=sha256, filename=filename[:255], created_by=actor,
+    )
+    monitor_for(version=version)
+    audit_record(action="monitoring.reference_upload", actor=actor, obj=version,
+                 changes=diff(before, {"sha256": sha256, "rows": rows}) | {
+                     "features": {"before": None, "after": {f["name"]: f["kind"] for f in features}}})
+    return profile
+
+
+@transaction.atomic
+def reference_set_types(*, actor, version: ModelVersion, feature_types: dict) -> ReferenceProfile:
+    """Correct inferred feature kinds from what the profile holds (no batches may exist yet:
+    they were summarised as the old kind). Numeric → categorical needs every distinct value
+    (an unsampled grid); categorical → numeric needs every category to be a number."""
+    if not access.can_set_reference(actor, version):
+        raise Forbidden("Only the model's data scientists change the reference, and only before production.")
+    profile = ReferenceProfile.objects.select_for_update().filter(version=version).first()
+    if profile is None:
+        raise NotFound("This version has no reference profile.")
+    if Batch.objects.filter(version=version, meta__profile=profile.pk).exists():
+        raise Conflict("Production batches were already summarised with these kinds; upload the reference again.")
+    archive = _load(profile.grid)
+    arrays = {k: archive[k] for k in archive.files}
+    features = [dict(f) for f in profile.features]
+    changes = {}
+    for name, kind in feature_types.items():
+        idx = next((i for i, f in enumerate(features) if f["name"] == name), None)
+        if idx is None or kind not in (drift.NUMERIC, drift.CATEGORICAL):
+            raise InvalidInput("Unknown feature or kind.", fields={"feature_types": [f"{name}: {kind}"]})
+        f = features[idx]
+        if f["kind"] == kind:
+            continue
+        if kind == drift.CATEGORICAL:
+            if f["sampled"]:
+                raise InvalidInput("Cannot convert.", fields={"feature_types": [
+                    f"{name}: the reference kept a sample of its values, not every count; upload it again as categorical."]})
+            values, counts = arrays.pop(f"v{idx}"), arrays.pop(f"c{idx}")
+            f = {"name": name, "kind": kind, "missing": f["missing"], "n": f["n"], "sampled": False,
+                 "counts": {_category(v): int(c) for v, c in zip(values.tolist(), counts.tolist(), strict=True) if c},
+                 "distinct": int((counts > 0).sum())}
+        else:
+            try:
+                pairs = sorted((float(k), int(c)) for k, c in f["counts"].items())
+            except ValueError:
+                raise InvalidInput("Cannot convert.", fields={"feature_types": [f"{name}: not every category is a number."]}) from None
+            values = np.array([p[0] for p in pairs])
+            counts = np.array([p[1] for p in pairs], dtype=np.int64)
+            mean = float(np.average(values, weights=counts))
+            std = float(np.sqrt(np.average((values - mean) ** 2, weights=counts)))
+            arrays[f"v{idx}"], arrays[f"c{idx}"] = values, counts
+            f = {"name": name, "kind": kind, "missing": f["missing"], "n": int(counts.sum()), "mean": mean, "std": std,
+                 "sampled": False, "sample_size": int(counts.sum()), "distinct": int(values.size),
+                 "small": [[v, c] for v, c in pairs] if len(pairs) <= drift.SMALL_DISTINCT else None}
+        f["source"] = "user"
+        features[idx] = f
+        changes[name] = {"before": profile.features[idx]["kind"], "after": kind}
+    profile.features, profile.grid = features, _npz(arrays)
+    profile.save(update_fields=["features", "grid"])
+    if changes:
+        audit_record(action="monitoring.reference_types", actor=actor, obj=version, changes=changes)
+    return profile
+
+
+def _category(v) -> str:
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
+# --- production batches and labels ------------------------------------------------------------
+
+
+def _parse_window(window_start, window_end):
+    if window_start is None or window_end is None:
+        raise InvalidInput("A batch needs its time window.", fields={
+            k: ["Required."] for k, v in (("window_start", window_start), ("window_end", window_end)) if v is None})
+    if window_end <= window_start:
+        raise InvalidInput("Empty window.", fields={"window_end": ["Must be after window_start."]})
+    return window_start, window_end
+
+
+def _summarise_batch(profile, path, fmt, monitor):
+    features = profile.features
+    present = ingest.columns_of(path, fmt)
+    columns = {f["name"]: f["kind"] for f in features}
+    extras = {name: drift.NUMERIC for name in ("prediction", "score", "label") if name in present}
+    if "row_id" in present:
+        extras["row_id"] = drift.CATEGORICAL
+    archive = _load(profile.grid)
+    grids = {i: archive[f"v{i}"] for i, f in enumerate(features) if f["kind"] == drift.NUMERIC}
+    sums = {i: drift.NumericSummary.empty(grids[i].size) for i in grids}
+    cats = {i: {} for i, f in enumerate(features) if f["kind"] == drift.CATEGORICAL}
+    missing = dict.fromkeys(range(len(features)), 0)
+    cbpe = {"tp": 0.0, "fp": 0.0, "fn": 0.0, "tn": 0.0}
+    records, seen_ids = [], set()
+    rows = 0
+    for offset, block in ingest.read_blocks(path, fmt, columns | extras):
+        n = len(next(iter(block.values())))
+        for i, grid in grids.items():
+            name = features[i]["name"]
+            x = block[name]
+            ingest.check_finite(x, offset, name)
+            s = drift.summarise_numeric(grid, x)
+            sums[i] = sums[i].merge(s)
+        for i, counts in cats.items():
+            col = block[features[i]["name"]]
+            missing[i] += col.null_count
+            for item in pc.value_counts(col.drop_null()).to_pylist():
+                counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+        for name in ("prediction", "score", "label"):
+            if name in block:
+                ingest.check_finite(block[name], offset, name)
+        if "score" in block:
+            ingest.check_range(block["score"], offset, "score", 0.0, 1.0)
+            scores = block["score"][~np.isnan(block["score"])]
+            part = performance.cbpe_sums(scores, monitor.score_threshold)
+            cbpe = {k: cbpe[k] + part[k] for k in cbpe}
+        if "row_id" in block:
+            ids = block["row_id"].to_pylist()
+            for j, row_id in enumerate(ids):
+                if row_id is None or row_id == "":
+                    raise ingest.RowError(offset + j + 1, "row_id", "missing row id")
+                if len(row_id) > 100:
+                    raise ingest.RowError(offset + j + 1, "row_id", "longer than 100 characters")
+                if row_id in seen_ids:
+                    raise ingest.RowError(offset + j + 1, "row_id", f"{row_id!r} appears twice in the file")
+                seen_ids.add(row_id)
+            cols = {name: block[name] for name in ("prediction", "score", "label") if name in block}
+            for j, row_id in enumerate(ids):
+                records.append((offset + j + 1, row_id, *(
+                    ingest.finite_or_none(cols[c][j]) if c in cols else None for c in ("prediction", "score", "label"))))
+        rows += n
+    arrays, meta_features = {}, {}
+    for i, f in enumerate(features):
+        if i in sums:
+            s = sums[i]
+            arrays[f"eq{i}"], arrays[f"gap{i}"], arrays[f"sum{i}"] = s.eq, s.gap, s.gap_sum
+            meta_features[f["name"]] = {"missing": rows - s.n, "n": s.n,
+                                        "small": None if s.small_counts is None else sorted([v, c] for v, c in s.small_counts.items())}
+        else:
+            meta_features[f["name"]] = {"missing": missing[i], "n": sum(cats[i].values()), "counts": cats[i]}
+    meta = {"profile": profile.pk, "features": meta_features, "cbpe": cbpe if "score" in extras else None,
+            "columns": sorted(extras)}
+    return rows, arrays, meta, records
+
+
+@transaction.atomic
+def batch_upload(*, actor, version: ModelVersion, path: str, filename: str, sha256: str, window_start, window_end,
+                 fmt: str = "") -> tuple[Batch, bool]:
+    """Store one production batch as summaries. Returns (batch, created): the same content sent
+    again returns the stored batch and stores nothing."""
+    if not access.can_feed(actor, version):
+        raise Forbidden("Only the model's data scientists (or risk officers) send production data.")
+    window_start, window_end = _parse_window(window_start, window_end)
+    existing = Batch.objects.filter(version=version, sha256=sha256).first()
+    if existing:
+        return existing, False
+    profile = profile_for(version)
+    if profile is None:
+        raise Conflict("Upload a reference profile for this version first.")
+    monitor = monitor_for(version=version)
+    try:
+        fmt = ingest.detect_format(filename, fmt)
+        rows, arrays, meta, records = _summarise_batch(profile, path, fmt, monitor)
+        taken = _taken_row_ids(version, records)
+        if taken:
+            raise ingest.RowError(taken[0], "row_id", f"{taken[1]!r} was sent in an earlier batch")
+    except ingest.RowError as exc:
+        raise _bad_file(exc) from exc
+    try:
+        with transaction.atomic():
+            batch = Batch.objects.create(
+                version=version, sha256=sha256, filename=filename[:255], format=fmt, window_start=window_start,
+                window_end=window_end, rows=rows, summary=_npz(arrays), meta=meta, created_by=actor,
+            )
+    except IntegrityError:  # the same content, sent concurrently
+        return Batch.objects.get(version=version, sha256=sha256), False
+    now = timezone.now()
+    Prediction.objects.bulk_create([
+        Prediction(version=version, batch=batch, row_id=row_id, window_start=window_start, prediction=pred,
+                   score=score, label=label, labelled_at=now if label is not None else None)
+        for _, row_id, pred, score, label in records
+    ], batch_size=2000)
+    audit_record(action="monitoring.batch_upload", actor=actor, obj=version, changes={
+        "batch": {"before": None, "after": batch.pk}, "rows": {"before": None, "after": rows},
+        "window": {"before": None, "after": [window_start, window_end]}, "sha256": {"before": None, "after": sha256}})
+    return batch, True
+
+
+def _taken_row_ids(version, records):
+    for start in range(0, len(records), 2000):
+        chunk = records[start:start + 2000]
+        taken = set(Prediction.objects.filter(version=version, row_id__in=[r[1] for r in chunk]).values_list("row_id", flat=True))
+        for row, row_id, *_ in chunk:
+            if row_id in taken:
+                return row, row_id
+    return None
+
+
+@transaction.atomic
+def labels_upload(*, actor, version: ModelVersion, path: str, filename: str, fmt: str = "") -> dict:
+    """Join ground truth to rows sent before, by row id. A label, once recorded, is final: the
+    upload is rejected if it would change one (re-sending the same labels changes nothing)."""
+    if not access.can_feed(actor, version):
+        raise Forbidden("Only the model's data scientists (or risk officers) send labels.")
+    try:
+        fmt = ingest.detect_format(filename, fmt)
+        pairs = []
+        for offset, block in ingest.read_blocks(path, fmt, {"row_id": drift.CATEGORICAL, "label": drift.NUMERIC}):
+            ingest.check_finite(block["label"], offset, "label")
+            for j, (row_id, label) in enumerate(zip(block["row_id"].to_pylist(), block["label"].tolist(), strict=True)):
+                if row_id is None or np.isnan(label):
+                    raise ingest.RowError(offset + j + 1, "row_id" if row_id is None else "label", "missing value")
+                pairs.append((offset + j + 1, row_id, float(label)))
+        stored = {}
+        for start in range(0, len(pairs), 2000):
+            chunk = pairs[start:start + 2000]
+            stored.update(Prediction.objects.filter(version=version, row_id__in=[p[1] for p in chunk]).values_list("row_id", "label"))
+        for row, row_id, label in pairs:
+            if row_id not in stored:
+                raise ingest.RowError(row, "row_id", f"no row {row_id!r} was sent for this version")
+            if stored[row_id] is not None and stored[row_id] != label:
+                raise ingest.RowError(row, "label", f"row {row_id!r} already has label {stored[row_id]:g}")
+    except ingest.RowError as exc:
+        raise _bad_file(exc) from exc
+    new = [(row_id, label) for _, row_id, label in pairs if stored[row_id] is None]
+    now = timezone.now()
+    by_label: dict[float, list] = {}
+    for row_id, label in new:
+        by_label.setdefault(label, []).append(row_id)
+    for label, ids in by_label.items():
+        for start in range(0, len(ids), 2000):
+            Prediction.objects.filter(version=version, row_id__in=ids[start:start + 2000], label__isnull=True).update(
+                label=label, labelled_at=now)
+    if new:
+        audit_record(action="monitoring.labels_upload", actor=actor, obj=version,
+                     changes={"labelled": {"before": None, "after": len(new)}})
+    return {"rows": len(pairs), "labelled": len(new), "already_labelled": len(pairs) - len(new)}
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+TEST_FIELDS = ("stattest", "thresholds", "drift_share", "fdr_control", "fdr_alpha", "chunk_size")
+OWNER_FIELDS = ("task", "score_threshold", "schedule_minutes", "window_hours")
+
+
+@transaction.atomic
+def monitor_configure(*, actor, version: ModelVersion, **fields) -> Monitor:
+    unknown = set(fields) - set(TEST_FIELDS) - set(OWNER_FIELDS)
+    if unknown:
+        raise InvalidInput("Unknown settings.", fields={k: ["Unknown setting."] for k in unknown})
+    monitor = Monitor.objects.select_for_update().get(pk=monitor_for(version=version).pk)
+    if any(k in fields for k in TEST_FIELDS) and not access.can_configure_tests(actor):
+        raise Forbidden("Only risk officers set how drift is judged (tests, thresholds, drift share, FDR control).")
+    if "schedule_minutes" in fields:
+        removing = fields["schedule_minutes"] is None
+        if not access.can_set_schedule(actor, version, removing=removing):
+            raise Forbidden("Only risk officers switch off the schedule of a version in production.")
+    elif any(k in fields for k in OWNER_FIELDS) and not access.can_set_schedule(actor, version, removing=False):
+        raise Forbidden("Only the model's data scientists and risk officers change its monitoring.")
+    errors = {}
+    if "stattest" in fields and fields["stattest"] not in ("auto", *drift.METHODS):
+        errors["stattest"] = [f"Use auto or one of {', '.join(drift.METHODS)}."]
+    if "thresholds" in fields:
+        t = fields["thresholds"]
+        if not isinstance(t, dict) or any(k not in drift.METHODS or isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0
+                                          for k, v in t.items()):
+            errors["thresholds"] = [f"An object method → positive number; methods: {', '.join(drift.METHODS)}."]
+    for key, low, high in (("drift_share", 0.0, 1.0), ("fdr_alpha", 0.0, 1.0), ("score_threshold", 0.0, 1.0)):
+        if key in fields and not (low < float(fields[key]) <= high):
+            errors[key] = [f"Between {low} (excluded) and {high}."]
+    if "chunk_size" in fields and not (1 <= int(fields["chunk_size"]) <= 1000):
+        errors["chunk_size"] = ["Between 1 and 1000."]
+    if fields.get("schedule_minutes") is not None and int(fields["schedule_minutes"]) < 1:
+        errors["schedule_minutes"] = ["At least 1 minute."]
+    if "window_hours" in fields and int(fields["window_hours"]) < 1:
+        errors["window_hours"] = ["At least 1 hour."]
+    if "task" in fields and fields["task"] not in Monitor.Task.values:
+        errors["task"] = [f"One of {', '.join(repr(v) for v in Monitor.Task.values)}."]
+    if errors:
+        raise InvalidInput("Invalid monitoring settings.", fields=errors)
+    before = {k: getattr(monitor, k) for k in fields}
+    for key, value in fields.items():
+        setattr(monitor, key, value)
+    update = list(fields)
+    if "schedule_minutes" in fields:
+        monitor.next_run_at = (timezone.now() + timedelta(minutes=monitor.schedule_minutes)
+                               if monitor.schedule_minutes else None)
+        update.append("next_run_at")
+    monitor.save(update_fields=[*update, "updated_at"])
+    changes = diff(before, {k: getattr(monitor, k) for k in fields})
+    if changes:
+        audit_record(action="monitoring.configure", actor=actor, obj=version, changes=changes)
+    return monitor
+
+
+# --- checks ---------------------------------------------------------------------------------
+
+
+def _window_batches(check: DriftCheck, profile: ReferenceProfile):
+    return Batch.objects.filter(version_id=check.version_id, meta__profile=profile.pk,
+                                window_start__gte=check.window_start, window_end__lte=check.window_end)
+
+
+@transaction.atomic
+def check_request(*, actor, version: ModelVersion, window_start=None, window_end=None,
+                  trigger: str = DriftCheck.Trigger.MANUAL) -> DriftCheck:
+    """Queue a check of the batches inside the window, as one worker task per chunk of features."""
+    if actor is not None and not access.can_feed(actor, version):
+        raise Forbidden("Only the model's data scientists and risk officers ask for checks.")
+    profile = profile_for(version)
+    if profile is None:
+        raise Conflict("This version has no reference profile yet.")
+    monitor = monitor_for(version=version)
+    window_end = window_end or timezone.now()
+    window_start = window_start or window_end - timedelta(hours=monitor.window_hours)
+    if window_end <= window_start:
+        raise InvalidInput("Empty window.", fields={"window_end": ["Must be after window_start."]})
+    check = DriftCheck.objects.create(
+        version=version, window_start=window_start, window_end=window_end, trigger=trigger, requested_by=actor,
+        config={"stattest": monitor.stattest, "thresholds": monitor.thresholds, "drift_share": monitor.drift_share,
+                "fdr_control": monitor.fdr_control, "fdr_alpha": monitor.fdr_alpha, "profile": profile.pk,
+                "task": monitor.task, "score_threshold": monitor.score_threshold},
+    )
+    from .tasks import check_part_task
+
+    names = [f["name"] for f in profile.features]
+    size = monitor.chunk_size
+    for index, start in enumerate(range(0, len(names), size)):
+        part = CheckPart.objects.create(check_run=check, index=index, features=names[start:start + size])
+        job = job_create(kind="drift_check_part", actor=actor, obj=part, message="Queued")
+        CheckPart.objects.filter(pk=part.pk).update(job=job)
+        job_enqueue(job=job, task=check_part_task)
+    audit_record(action="monitoring.check_request", actor=actor, obj=check, changes={
+        "version": {"before": None, "after": str(version)}, "window": {"before": None, "after": [window_start, window_end]},
+        "trigger": {"before": None, "after": trigger}})
+    return check
+
+
+def part_results(*, profile: ReferenceProfile, batches, names: list[str], config: dict) -> list[dict]:
+    """Raw per-feature results for `names`, merging the batches' summaries one batch at a time."""
+    index = {f["name"]: i for i, f in enumerate(profile.features)}
+    archive = _load(profile.grid)
+    merged_num: dict[int, drift.NumericSummary] = {}
+    merged_cat: dict[int, dict] = {}
+    for blob, meta in batches.values_list("summary", "meta").iterator(chunk_size=1):
+        batch_archive = _load(blob)
+        for name in names:
+            i = index[name]
+            fmeta = meta["features"][name]
+            if profile.features[i]["kind"] == drift.NUMERIC:
+                small = fmeta.get("small")
+                s = drift.NumericSummary(batch_archive[f"eq{i}"], batch_archive[f"gap{i}"], batch_archive[f"sum{i}"],
+                                         None if small is None else {v: c for v, c in small}, fmeta["missing"])
+                merged_num[i] = merged_num[i].merge(s) if i in merged_num else s
+            else:
+                merged_cat[i] = drift.merge_counts(merged_cat.get(i, {}), fmeta["counts"])
+    results = []
+    for name in names:
+        i = index[name]
+        feature = profile.features[i]
+        if feature["kind"] == drift.NUMERIC:
+            ref = numeric_reference(profile, i, archive)
+            cur = merged_num.get(i) or drift.NumericSummary.empty(ref.values.size)
+            r = drift.numeric_drift(name, ref, cur, method=config["stattest"], thresholds=config["thresholds"])
+        else:
+            r = drift.categorical_drift(name, feature["counts"], merged_cat.get(i, {}), method=config["stattest"],
+                                        thresholds=config["thresholds"])
+        results.append(r.as_dict())
+    return results
+
+
+def check_part_run(*, part_id: int, worker: str = "") -> CheckPart:
+    """Compute one part (idempotent: a part already done is left alone), then finalise the check
+    if it was the last."""
+    part = CheckPart.objects.select_related("check_run__version").get(pk=part_id)
+    check = part.check_run
+    if not part.done and check.status == DriftCheck.Status.RUNNING:
+        profile = ReferenceProfile.objects.filter(pk=check.config["profile"]).first()
+        if profile is None:
+            raise Conflict("The reference profile was replaced while the check ran.")
+        results = part_results(profile=profile, batches=_window_batches(check, profile), names=part.features,
+                               config=check.config)
+        CheckPart.objects.filter(pk=part.pk, done=False).update(done=True, results=_jsonable(results), worker=worker[:200])
+    check_finalize(check_id=check.pk)
+    part.refresh_from_db()
+    return part
+
+
+def _jsonable(value):
+    """NaN and infinity are not JSON: stored as None."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@transaction.atomic
+def check_finalize(*, check_id: int) -> DriftCheck:
+    """Assemble the verdict once every part is done (the check row is locked: exactly one part's
+    task does it, however many finish at once)."""
+    check = DriftCheck.objects.select_for_update().select_related("version__model__use_case").get(pk=check_id)
+    if check.status != DriftCheck.Status.RUNNING or check.parts.filter(done=False).exists():
+        return check
+    config = check.config
+    results = [drift.FeatureResult(**r) for part in check.parts.order_by("index") for r in part.results]
+    results = [r if r.statistic is not None else _nan(r) for r in results]
+    if config.get("fdr_control"):
+        results = drift.apply_bh(results, config.get("fdr_alpha", 0.05))
+        verdicts = [bool(r.drifted_adjusted) for r in results]
+    else:
+        verdicts = [r.drifted for r in results]
+    dataset = drift.dataset_drift(verdicts, config.get("drift_share", drift.DEFAULT_DRIFT_SHARE))
+    FeatureDrift.objects.bulk_create([
+        FeatureDrift(check_run=check, feature=r.feature, kind=r.kind, method=r.method,
+                     statistic=_finite(r.statistic), p_value=_finite(r.p_value), p_adjusted=_finite(r.p_adjusted),
+                     threshold=r.threshold, drifted=r.drifted, drifted_adjusted=r.drifted_adjusted,
+                     reference_n=r.reference_n, current_n=r.current_n, psi=_finite(r.psi), psi_band=r.psi_band or "",
+                     histogram={"bins": r.bins, "reference": r.reference_hist, "current": r.current_hist})
+        for r in results
+    ])
+    profile = ReferenceProfile.objects.filter(pk=config["profile"]).first()
+    batches = _window_batches(check, profile) if profile else Batch.objects.none()
+    check.batches = batches.count()
+    check.current_rows = sum(batches.values_list("rows", flat=True))
+    check.performance = _jsonable(window_performance(check=check, batches=batches))
+    check.drifted_features, check.total_features = dataset.drifted_features, dataset.total_features
+    check.share, check.dataset_drift = dataset.share, dataset.dataset_drift
+    check.drift_status = dataset.status if check.current_rows else DriftStatus.UNKNOWN
+    check.status = DriftCheck.Status.DONE
+    check.finished_at = timezone.now()
+    check.save()
+    monitor = Monitor.objects.select_for_update().get(version=check.version)
+    last = monitor.last_check
+    if last is None or (last.window_end, last.pk) <= (check.window_end, check.pk):
+        monitor.last_check, monitor.drift_status = check, check.drift_status
+        monitor.save(update_fields=["last_check", "drift_status", "updated_at"])
+    audit_record(action="monitoring.check_complete", obj=check, changes={
+        "drift_status": {"before": None, "after": check.drift_status},
+        "drifted_features": {"before": None, "after": [r.feature for r, v in zip(results, verdicts, strict=True) if v]},
+        "share": {"before": None, "after": dataset.share}})
+    from .alerts import alerts_raise
+
+    alerts_raise(check=check, results=results, verdicts=verdicts)
+    return check
+
+
+def _nan(r):
+    from dataclasses import replace
+
+    return replace(r, statistic=float("nan"))
+
+
+def _finite(x):
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+BASELINE_ALIASES = {
+    "accuracy": ("accuracy", "acc"), "precision": ("precision",), "recall": ("recall",), "f1": ("f1", "f1_score"),
+    "roc_auc": ("roc_auc", "auc", "rocauc"), "log_loss": ("log_loss", "logloss"),
+    "mae": ("mae",), "rmse": ("rmse",), "r2": ("r2", "r_squared"),
+}
+
+
+def validation_baseline(version: ModelVersion, metric: str):
+    for key in BASELINE_ALIASES.get(metric, (metric,)):
+        value = version.metrics.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def window_performance(*, check: DriftCheck, batches) -> dict:
+    """Realized metrics from labelled rows of the window; CBPE estimate from the scores."""
+    version = check.version
+    config = check.config
+    rows = list(Prediction.objects.filter(version=version, batch__in=batches).values_list("prediction", "score", "label"))
+    labelled = [r for r in rows if r[2] is not None]
+    task = config.get("task") or ""
+    if not task and labelled:
+        binary = all(r[2] in (0.0, 1.0) for r in labelled) and all(
+            (r[1] is not None) or (r[0] in (0.0, 1.0)) for r in labelled)
+        task = Monitor.Task.BINARY if binary else Monitor.Task.REGRESSION
+    out = {"task": task, "rows": len(rows), "labelled": len(labelled), "realized": None, "estimated": None, "baseline": {}}
+    threshold = config.get("score_threshold", 0.5)
+    sums = None
+    for meta in batches.values_list("meta", flat=True):
+        if meta.get("cbpe"):
+            sums = {k: (sums or {}).get(k, 0.0) + v for k, v in meta["cbpe"].items()}
+    if sums and task in ("", Monitor.Task.BINARY):
+        out["estimated"] = performance.confusion_metrics(sums["tp"], sums["fp"], sums["fn"], sums["tn"])
+    if labelled:
+        y = np.array([r[2] for r in labelled])
+        if task == Monitor.Task.BINARY:
+            scores = [r[1] for r in labelled]
+            has_scores = all(s is not None for s in scores)
+            preds = None if has_scores and any(r[0] is None for r in labelled) else [r[0] for r in labelled]
+            if preds is not None and any(p is None for p in preds):
+                preds = None
+            out["realized"] = performance.classification_metrics(
+                y, y_pred=preds, scores=np.array(scores) if has_scores else None, threshold=threshold)
+        else:
+            pairs = [(r[2], r[0]) for r in labelled if r[0] is not None]
+            if pairs:
+                out["realized"] = performance.regression_metrics([p[0] for p in pairs], [p[1] for p in pairs])
+    metrics = performance.CLASSIFICATION_METRICS if task != Monitor.Task.REGRESSION else performance.REGRESSION_METRICS
+    for metric in metrics:
+        baseline = validation_baseline(version, metric)
+        if baseline is not None:
+            out["baseline"][metric] = baseline
+    out["shown"] = "realized" if out["realized"] else ("estimated" if out["estimated"] else None)
+    return out
+
+
+def checks_due(*, now=None) -> list[DriftCheck]:
+    """Beat: queue a check for every deployed version whose schedule fell due. A monitor's
+    `next_run_at` is moved forward with a conditional UPDATE, so two beats queue one check."""
+    now = now or timezone.now()
+    due = Monitor.objects.filter(schedule_minutes__isnull=False, next_run_at__lte=now,
+                                 version__stage=Stage.PRODUCTION).select_related("version")
+    queued = []
+    for monitor in due:
+        nxt = now + timedelta(minutes=monitor.schedule_minutes)
+        if not Monitor.objects.filter(pk=monitor.pk, next_run_at=monitor.next_run_at).update(next_run_at=nxt):
+            continue
+        if profile_for(monitor.version) is None:
+            continue
+        queued.append(check_request(actor=None, version=monitor.version, window_end=now,
+                                    trigger=DriftCheck.Trigger.SCHEDULE))
+    return queued
+
+
+# --- alerts ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def alert_acknowledge(*, actor, alert: Alert) -> Alert:
+    alert = Alert.objects.select_for_update().select_related("version__model__use_case").get(pk=alert.pk)
+    if not access.can_acknowledge(actor, alert.version):
+        raise Forbidden("Only the model's data scientists and risk officers acknowledge its alerts.")
+    if alert.status != Alert.Status.OPEN:
+        raise Conflict(f"This alert is already {alert.status}.")
+    alert.status, alert.acknowledged_by, alert.acknowledged_at = Alert.Status.ACKNOWLEDGED, actor, timezone.now()
+    alert.save(update_fields=["status", "acknowledged_by", "acknowledged_at"])
+    audit_record(action="monitoring.alert_acknowledge", actor=actor, obj=alert,
+                 changes={"status": {"before": "open", "after": "acknowledged"}})
+    return alert
+
+
+@transaction.atomic
+def alert_close(*, actor, alert: Alert, comment: str) -> Alert:
+    """Close an acknowledged alert with what was done about it. Risk officers close; not the
+    people who own the model (the governed do not clear their own findings)."""
+    alert = Alert.objects.select_for_update().select_related("version__model__use_case").get(pk=alert.pk)
+    if not access.can_close(actor, alert.version):
+        raise Forbidden("Only a risk officer who does not own the model closes its alerts.")
+    if alert.status == Alert.Status.CLOSED:
+        raise Conflict("This alert is already closed.")
+    if alert.status == Alert.Status.OPEN:
+        raise Conflict("Acknowledge the alert before closing it.")
+    if not (comment or "").strip():
+        raise InvalidInput("Say what was done about the alert.", fields={"comment": ["Required."]})
+    alert.status, alert.closed_by, alert.closed_at, alert.close_comment = Alert.Status.CLOSED, actor, timezone.now(), comment
+    alert.save(update_fields=["status", "closed_by", "closed_at", "close_comment"])
+    audit_record(action="monitoring.alert_close", actor=actor, obj=alert,
+                 changes={"status": {"before": "acknowledged", "after": "closed"}, "comment": {"before": None, "after": comment}})
+    if not Alert.objects.filter(version=alert.version).exclude(status=Alert.Status.CLOSED).exists():
+        Monitor.objects.filter(version=alert.version).update(retraining_recommended=False)
+    return alert
+
+
+def active_alerts_q() -> Q:
+    return ~Q(status=Alert.Status.CLOSED)
+
