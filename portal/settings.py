@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "governance",
     "abtests",
     "monitoring",
+    "mlflow_api",
     "portal",
 ]
 
