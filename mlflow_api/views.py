@@ -220,24 +220,26 @@ def _version_dict(v: ModelVersion, *, model_name: str, username: str, tags=None,
     return out
 
 
-def _protected_holders(model_ids) -> dict[int, dict[int, list[str]]]:
+def _protected_holders(versions, protected_map: dict[str, str]) -> dict[int, dict[int, list[str]]]:
     """{model_id: {version_id: [protected aliases]}}: each protected alias resolves to the newest
-    version of the model in the stage it names."""
-    protected = defaultdict(list)
-    for alias, stage in services.protected_alias_map().items():
-        protected[stage].append(alias)
+    version of the model in the stage it names. Only models with one of `versions` in a
+    protected stage are looked at (none, usually: then no query)."""
+    by_stage = defaultdict(list)
+    for alias, stage in protected_map.items():
+        by_stage[stage].append(alias)
     holders: dict[int, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
-    if not protected or not model_ids:
+    model_ids = {v.model_id for v in versions if v.stage in by_stage}
+    if not model_ids:
         return holders
     seen = set()
     rows = (
-        ModelVersion.objects.filter(model_id__in=model_ids, stage__in=list(protected))
+        ModelVersion.objects.filter(model_id__in=model_ids, stage__in=list(by_stage))
         .order_by("model_id", "stage", "-number").values_list("model_id", "stage", "id")
     )
     for model_id, stage, version_id in rows:
         if (model_id, stage) not in seen:
             seen.add((model_id, stage))
-            holders[model_id][version_id].extend(protected[stage])
+            holders[model_id][version_id].extend(by_stage[stage])
     return holders
 
 
@@ -250,7 +252,7 @@ def _versions_payload(versions: list[ModelVersion]) -> list[dict]:
         tags[version_id].append({"key": key, "value": value})
     for version_id, alias in Alias.objects.filter(version_id__in=ids).values_list("version_id", "alias"):
         aliases[version_id].append(alias)
-    holders = _protected_holders({v.model_id for v in versions})
+    holders = _protected_holders(versions, services.protected_alias_map())
     return [
         _version_dict(v, model_name=v.model.name, username=v.created_by.get_username(), tags=tags[v.pk],
                       aliases=sorted(set(aliases[v.pk]) | set(holders[v.model_id][v.pk])))
