@@ -31,9 +31,9 @@ from core.permissions import IsStewardUser
 from registry import services as registry
 from registry.models import ModelVersion, RegisteredModel, Stage
 
-from . import search, services
+from . import search, selectors, services
 from .authentication import MlflowAuthentication
-from .models import Alias, ModelTag, StagedArtifact, VersionTag
+from .models import StagedArtifact
 
 STEWARD_TO_MLFLOW_STAGE = {
     Stage.DEVELOPMENT: "None", Stage.QA: "None", Stage.PREPRODUCTION: "Staging",
@@ -188,26 +188,22 @@ class Params:
 # --- reading: selectors and the wire shape --------------------------------------------------
 
 
-def _ms(dt) -> int:
-    return int(dt.timestamp() * 1000)
-
-
-def _download_uri(version: ModelVersion, model_name: str) -> str:
+def _download_uri(version, model_name: str) -> str:
     if version.artifact:
         return f"mlflow-artifacts:/steward/{model_name}/{version.number}"
     return version.artifact_uri
 
 
-def _version_dict(v: ModelVersion, *, model_name: str, username: str, tags=None, aliases=None) -> dict:
+def _version_dict(v: selectors.VersionRow, *, tags=None, aliases=None) -> dict:
     out = {
-        "name": model_name,
+        "name": v.model_name,
         "version": str(v.number),
-        "creation_timestamp": _ms(v.created_at),
-        "last_updated_timestamp": _ms(v.updated_at),
-        "user_id": username,
+        "creation_timestamp": selectors.ms(v.created_at),
+        "last_updated_timestamp": selectors.ms(v.updated_at),
+        "user_id": v.username,
         "current_stage": STEWARD_TO_MLFLOW_STAGE[v.stage],
         "description": v.description,
-        "source": _download_uri(v, model_name),
+        "source": _download_uri(v, v.model_name),
         "run_id": v.training_run,
         "status": STATUS[v.status],
     }
@@ -220,118 +216,94 @@ def _version_dict(v: ModelVersion, *, model_name: str, username: str, tags=None,
     return out
 
 
-def _protected_holders(versions, protected_map: dict[str, str]) -> dict[int, dict[int, list[str]]]:
-    """{model_id: {version_id: [protected aliases]}}: each protected alias resolves to the newest
-    version of the model in the stage it names. Only models with one of `versions` in a
-    protected stage are looked at (none, usually: then no query)."""
-    by_stage = defaultdict(list)
-    for alias, stage in protected_map.items():
-        by_stage[stage].append(alias)
-    holders: dict[int, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
-    model_ids = {v.model_id for v in versions if v.stage in by_stage}
-    if not model_ids:
-        return holders
-    seen = set()
-    rows = (
-        ModelVersion.objects.filter(model_id__in=model_ids, stage__in=list(by_stage))
-        .order_by("model_id", "stage", "-number").values_list("model_id", "stage", "id")
-    )
-    for model_id, stage, version_id in rows:
-        if (model_id, stage) not in seen:
-            seen.add((model_id, stage))
-            holders[model_id][version_id].extend(by_stage[stage])
-    return holders
-
-
-def _versions_payload(versions: list[ModelVersion]) -> list[dict]:
-    """Versions (with `model` and `created_by` joined) as MLflow dicts, tags and aliases in
-    three queries however many versions."""
-    ids = [v.pk for v in versions]
-    tags, aliases = defaultdict(list), defaultdict(list)
-    for version_id, key, value in VersionTag.objects.filter(version_id__in=ids).values_list("version_id", "key", "value"):
-        tags[version_id].append({"key": key, "value": value})
-    for version_id, alias in Alias.objects.filter(version_id__in=ids).values_list("version_id", "alias"):
-        aliases[version_id].append(alias)
-    holders = _protected_holders(versions, services.protected_alias_map())
+def _versions_payload(versions: list[selectors.VersionRow]) -> list[dict]:
+    """Versions as MLflow dicts with their tags and aliases, in a fixed number of queries."""
+    ids = [v.id for v in versions]
+    tags, aliases = selectors.version_tags(ids), selectors.version_aliases(ids)
+    holders = selectors.protected_holders(versions, selectors.protected_alias_map())
     return [
-        _version_dict(v, model_name=v.model.name, username=v.created_by.get_username(), tags=tags[v.pk],
-                      aliases=sorted(set(aliases[v.pk]) | set(holders[v.model_id][v.pk])))
+        _version_dict(v, tags=tags[v.id], aliases=sorted(set(aliases[v.id]) | set(holders[v.id])))
         for v in versions
     ]
 
 
-def _models_payload(models: list[RegisteredModel]) -> list[dict]:
+def _models_payload(models: list[selectors.ModelRow]) -> list[dict]:
     """Registered models with tags, aliases and the latest version per MLflow stage."""
-    ids = [m.pk for m in models]
-    names = {m.pk: m.name for m in models}
-    tags, aliases = defaultdict(list), defaultdict(list)
-    for model_id, key, value in ModelTag.objects.filter(model_id__in=ids).values_list("model_id", "key", "value"):
-        tags[model_id].append({"key": key, "value": value})
-    for model_id, alias, number in Alias.objects.filter(model_id__in=ids).values_list("model_id", "alias", "version__number"):
-        aliases[model_id].append({"alias": alias, "version": str(number)})
-    latest: dict[int, dict[str, ModelVersion]] = defaultdict(dict)
-    versions = (
-        ModelVersion.objects.filter(model_id__in=ids).select_related("created_by")
-        .only("id", "model_id", "number", "stage", "status", "created_at", "updated_at", "description",
-              "artifact", "artifact_uri", "training_run", "created_by__username")
-        .order_by("model_id", "-number")
-    )
+    ids = [m.id for m in models]
+    tags, aliases = selectors.model_tags(ids), selectors.model_aliases(ids)
     protected = defaultdict(list)
-    for alias, stage in services.protected_alias_map().items():
+    for alias, stage in selectors.protected_alias_map().items():
         protected[stage].append(alias)
+    latest: dict[int, dict[str, selectors.VersionRow]] = defaultdict(dict)
     newest_in_stage = {}
-    for v in versions:
-        mlflow_stage = STEWARD_TO_MLFLOW_STAGE[v.stage]
-        latest[v.model_id].setdefault(mlflow_stage, v)
+    for v in selectors.versions_of(ids):
+        latest[v.model_id].setdefault(STEWARD_TO_MLFLOW_STAGE[v.stage], v)
         newest_in_stage.setdefault((v.model_id, v.stage), v)
     for (model_id, stage), v in newest_in_stage.items():
         for alias in protected.get(stage, []):
             aliases[model_id].append({"alias": alias, "version": str(v.number)})
-    result = []
-    for m in models:
-        result.append({
+    return [
+        {
             "name": m.name,
-            "creation_timestamp": _ms(m.created_at),
-            "last_updated_timestamp": _ms(m.updated_at),
-            "user_id": m.owner.get_username(),
+            "creation_timestamp": selectors.ms(m.created_at),
+            "last_updated_timestamp": selectors.ms(m.updated_at),
+            "user_id": m.username,
             "description": m.description,
-            "latest_versions": [
-                _version_dict(v, model_name=names[m.pk], username=v.created_by.get_username())
-                for v in sorted(latest[m.pk].values(), key=lambda v: v.number)
-            ],
-            "tags": tags[m.pk],
-            "aliases": sorted(aliases[m.pk], key=lambda a: a["alias"]),
-        })
-    return result
+            "latest_versions": [_version_dict(v) for v in sorted(latest[m.id].values(), key=lambda v: v.number)],
+            "tags": tags[m.id],
+            "aliases": sorted(aliases[m.id], key=lambda a: a["alias"]),
+        }
+        for m in models
+    ]
 
 
-def _model(name: str, *, for_update=False) -> RegisteredModel:
+def _not_found_model(name: str) -> MlflowError:
+    return MlflowError("RESOURCE_DOES_NOT_EXIST", f"Registered Model with name={name} not found", 404)
+
+
+def _not_found_version(name: str, number) -> MlflowError:
+    return MlflowError("RESOURCE_DOES_NOT_EXIST", f"Model Version (name={name}, version={number}) not found", 404)
+
+
+def _number(number) -> int:
+    try:
+        return int(number)
+    except (TypeError, ValueError):
+        raise MlflowError("INVALID_PARAMETER_VALUE", f"Version must be an integer, got {number!r}.", 400) from None
+
+
+def _model(name: str) -> RegisteredModel:
+    """The model instance, for the services that change it."""
     model = RegisteredModel.objects.select_related("owner", "use_case").filter(name=name).first()
     if model is None:
-        raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"Registered Model with name={name} not found", 404)
+        raise _not_found_model(name)
     return model
 
 
 def _version(name: str, number) -> ModelVersion:
-    try:
-        number = int(number)
-    except (TypeError, ValueError):
-        raise MlflowError("INVALID_PARAMETER_VALUE", f"Version must be an integer, got {number!r}.", 400) from None
+    number = _number(number)
     version = (
         ModelVersion.objects.select_related("model__use_case", "created_by")
         .filter(model__name=name, number=number).first()
     )
     if version is None:
-        raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"Model Version (name={name}, version={number}) not found", 404)
+        raise _not_found_version(name, number)
     return version
 
 
 def _one_model(name: str) -> dict:
-    return _models_payload([_model(name)])[0]
+    row = selectors.model_get(name)
+    if row is None:
+        raise _not_found_model(name)
+    return _models_payload([row])[0]
 
 
-def _one_version(version: ModelVersion) -> dict:
-    return _versions_payload([version])[0]
+def _one_version(name: str, number) -> dict:
+    number = _number(number)
+    row = selectors.version_get(name, number)
+    if row is None:
+        raise _not_found_version(name, number)
+    return _versions_payload([row])[0]
 
 
 def _tag_pairs(raw) -> dict:
@@ -412,9 +384,9 @@ VERSION_ORDER = {"name": "model__name", "version_number": "number", "creation_ti
 def search_registered_models(request, p):
     q = search.model_filter(p.get("filter") or "")
     ordering = search.order_by(p.list("order_by"), MODEL_ORDER, ["name"])
-    queryset = RegisteredModel.objects.select_related("owner").filter(q).order_by(*ordering)
+    queryset = RegisteredModel.objects.filter(q).order_by(*ordering).values_list(*selectors.MODEL_VALUES)
     models, token = _page(queryset, p, default=100, maximum=1000)
-    body = {"registered_models": _models_payload(models)}
+    body = {"registered_models": _models_payload([selectors.ModelRow(*m) for m in models])}
     if token:
         body["next_page_token"] = token
     return body
@@ -429,7 +401,7 @@ def get_latest_versions(request, p):
             raise MlflowError("INVALID_PARAMETER_VALUE", f"Invalid Model Version stage: {stage}.", 400)
         stages.append(MLFLOW_STAGES[stage.lower()])
     latest = {}
-    for v in ModelVersion.objects.select_related("model", "created_by").filter(model=model).order_by("-number"):
+    for v in selectors.versions_of([model.pk]):
         latest.setdefault(STEWARD_TO_MLFLOW_STAGE[v.stage], v)
     chosen = [latest[s] for s in (stages or latest) if s in latest]
     return {"model_versions": _versions_payload(sorted(chosen, key=lambda v: v.number))}
@@ -461,8 +433,7 @@ def delete_registered_model_alias(request, p):
 def get_model_version_by_alias(request, p):
     model = _model(p.required("name"))
     version = services.alias_resolve(model=model, alias=p.required("alias"))
-    version = ModelVersion.objects.select_related("model", "created_by").get(pk=version.pk)
-    return {"model_version": _one_version(version)}
+    return {"model_version": _one_version(model.name, version.number)}
 
 
 # --- model versions ------------------------------------------------------------------------
@@ -474,18 +445,18 @@ def create_model_version(request, p):
         actor=request.user, model=model, source=p.required("source"), run_id=p.get("run_id") or "",
         run_link=p.get("run_link") or "", description=p.get("description") or "", tags=_tag_pairs(p.get("tags")),
     )
-    return {"model_version": _one_version(_version(model.name, version.number))}
+    return {"model_version": _one_version(model.name, version.number)}
 
 
 def get_model_version(request, p):
-    return {"model_version": _one_version(_version(p.required("name"), p.required("version")))}
+    return {"model_version": _one_version(p.required("name"), p.required("version"))}
 
 
 def update_model_version(request, p):
     version = _version(p.required("name"), p.required("version"))
     if p.get("description") is not None:
         registry.model_version_update(actor=request.user, version=version, description=p.get("description"))
-    return {"model_version": _one_version(_version(version.model.name, version.number))}
+    return {"model_version": _one_version(version.model.name, version.number)}
 
 
 def delete_model_version(request, p):
@@ -496,15 +467,15 @@ def delete_model_version(request, p):
 def transition_model_version_stage(request, p):
     version = _version(p.required("name"), p.required("version"))
     services.stage_transition(actor=request.user, version=version, stage=p.required("stage"))
-    return {"model_version": _one_version(_version(version.model.name, version.number))}
+    return {"model_version": _one_version(version.model.name, version.number)}
 
 
 def search_model_versions(request, p):
     q = search.version_filter(p.get("filter") or "")
     ordering = search.order_by(p.list("order_by"), VERSION_ORDER, ["model__name", "-number"])
-    queryset = ModelVersion.objects.select_related("model", "created_by").filter(q).order_by(*ordering)
+    queryset = ModelVersion.objects.filter(q).order_by(*ordering).values_list(*selectors.VERSION_VALUES)
     versions, token = _page(queryset, p, default=10000, maximum=200000)
-    body = {"model_versions": _versions_payload(versions)}
+    body = {"model_versions": _versions_payload([selectors.VersionRow(*v) for v in versions])}
     if token:
         body["next_page_token"] = token
     return body
