@@ -78,6 +78,12 @@ def versions_of(model_ids) -> list[VersionRow]:
         VERSION_SELECT + f"WHERE v.model_id IN ({_in(model_ids)}) ORDER BY v.model_id, v.number DESC", list(model_ids))]
 
 
+def versions_named(name: str, offset: int, limit: int) -> list[VersionRow]:
+    """`search_model_versions("name = '…'")`, the common case, in the default order."""
+    return [VersionRow(*r) for r in _rows(
+        VERSION_SELECT + "WHERE m.name = %s ORDER BY v.number DESC LIMIT %s OFFSET %s", [name, limit, offset])]
+
+
 def model_get(name: str) -> ModelRow | None:
     rows = _rows("SELECT m.id, m.name, m.description, m.created_at, m.updated_at, u.username FROM {model} m "
                  "JOIN {user} u ON u.id = m.owner_id WHERE m.name = %s", [name])

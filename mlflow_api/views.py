@@ -471,6 +471,16 @@ def transition_model_version_stage(request, p):
 
 
 def search_model_versions(request, p):
+    clauses = search.parse(p.get("filter") or "")
+    if len(clauses) == 1 and clauses[0][:3] == ("attr", "name", "=") and not p.list("order_by"):
+        # The client's usual question (all versions of one model): no ORM query to build.
+        size = p.int("max_results", 10000, 200000)
+        offset = PageToken.decode(p.get("page_token"))
+        rows = selectors.versions_named(clauses[0][3], offset, size + 1)
+        body = {"model_versions": _versions_payload(rows[:size])}
+        if len(rows) > size:
+            body["next_page_token"] = PageToken.encode(offset + size)
+        return body
     q = search.version_filter(p.get("filter") or "")
     ordering = search.order_by(p.list("order_by"), VERSION_ORDER, ["model__name", "-number"])
     queryset = ModelVersion.objects.filter(q).order_by(*ordering).values_list(*selectors.VERSION_VALUES)

@@ -119,3 +119,14 @@ def test_like_translates_wildcards_and_escapes_the_rest():
 
     assert re.match(search.like_regex("a_c%"), "abcdef")
     assert not re.match(search.like_regex("a.c"), "abc")
+
+
+def test_versions_of_one_model_page_in_the_default_order(api, models):
+    first = api("dana").get(f"{BASE}/model-versions/search", {"filter": "name = 'm-0'", "max_results": 1}).json()
+    assert [v["version"] for v in first["model_versions"]] == ["2"]
+    rest = api("dana").get(f"{BASE}/model-versions/search",
+                           {"filter": "name = 'm-0'", "max_results": 1, "page_token": first["next_page_token"]}).json()
+    assert [v["version"] for v in rest["model_versions"]] == ["1"] and "next_page_token" not in rest
+    # the same through the general path (another filter form), same answer
+    both = api("dana").get(f"{BASE}/model-versions/search", {"filter": "name LIKE 'm-0'"}).json()
+    assert [v["version"] for v in both["model_versions"]] == ["2", "1"]
