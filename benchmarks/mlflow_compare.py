@@ -210,7 +210,7 @@ def population_rate(url: str, headers: dict, prefix: str, models: int, versions:
         for _ in range(3):
             try:
                 r = s.post(f"{url}/api/2.0/mlflow/{path}", json=body)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
                 dropped.append(path)
                 continue
             if r.status_code == 400 and "RESOURCE_ALREADY_EXISTS" in r.text:

@@ -130,3 +130,18 @@ def test_versions_of_one_model_page_in_the_default_order(api, models):
     # the same through the general path (another filter form), same answer
     both = api("dana").get(f"{BASE}/model-versions/search", {"filter": "name LIKE 'm-0'"}).json()
     assert [v["version"] for v in both["model_versions"]] == ["2", "1"]
+
+
+def test_cached_markdown_is_the_same_sanitised_html_every_time():
+    """core.text caches renders (descriptions are read far more often than written)."""
+    import markdown
+    import nh3
+
+    from core.text import render_markdown
+
+    text = "**bold** <script>alert(1)</script> [x](javascript:alert(1))"
+    expected = nh3.clean(markdown.markdown(text, extensions=["extra", "sane_lists"]))
+    assert render_markdown(text) == render_markdown(text) == expected
+    assert "<script>" not in expected and "javascript:" not in expected
+    long = "x " * 5000  # past the cache's bound: rendered, not cached
+    assert render_markdown(long) == nh3.clean(markdown.markdown(long, extensions=["extra", "sane_lists"]))
