@@ -28,6 +28,7 @@ from rest_framework.views import APIView
 from core.authentication import HashedTokenAuthentication
 from core.errors import Conflict, Forbidden, NotFound, ServiceError
 from core.permissions import IsStewardUser
+from core.roles import user_roles
 from registry import services as registry
 from registry.models import ModelVersion, RegisteredModel, Stage
 
@@ -100,14 +101,8 @@ class MlflowPermission(IsStewardUser):
     def has_permission(self, request, view):
         if getattr(view, "read_only", False):
             user = request.user
-            return bool(user and user.is_authenticated and self._roles(user))
+            return bool(user and user.is_authenticated and user_roles(user))
         return super().has_permission(request, view)
-
-    @staticmethod
-    def _roles(user):
-        from core.roles import user_roles
-
-        return user_roles(user)
 
 
 class MlflowView(APIView):
@@ -118,7 +113,6 @@ class MlflowView(APIView):
     schema = None  # not part of /api/v1's OpenAPI document
     read_only = False
     handler = None
-    methods = ()
 
     def handle_exception(self, exc):
         error = _error_for(exc)
