@@ -161,3 +161,18 @@ def test_a_version_with_a_governance_record_cannot_be_deleted(api, models, cast)
     assert ModelVersion.objects.filter(pk=version.pk).exists()
     deleted = api("dana").delete(f"{BASE}/model-versions/delete", {"name": "m-0", "version": "2"}, format="json")
     assert deleted.status_code == 200 and deleted.json() == {}
+
+
+def test_a_model_without_use_case_goes_to_the_callers_own(api, cast):
+    from registry.models import RegisteredModel
+
+    for name in ("first", "second"):
+        response = api("dana").post(f"{BASE}/registered-models/create", {"name": name}, format="json")
+        assert response.status_code == 200, response.json()
+    use_cases = {m.use_case.name for m in RegisteredModel.objects.filter(name__in=["first", "second"])}
+    assert use_cases == {"MLflow (dana)"}
+    assert RegisteredModel.objects.get(name="first").use_case.owner == cast["dana"]
+    unknown = api("dana").post(f"{BASE}/registered-models/create", {
+        "name": "third", "tags": [{"key": "steward.use_case", "value": "no such use case"}]}, format="json")
+    assert unknown.status_code == 400 and unknown.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert not RegisteredModel.objects.filter(name="third").exists()
