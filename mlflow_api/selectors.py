@@ -70,12 +70,21 @@ def version_get(name: str, number: int) -> VersionRow | None:
     return VersionRow(*rows[0]) if rows else None
 
 
-def versions_of(model_ids) -> list[VersionRow]:
-    """Every version of these models, newest first per model."""
+def newest_per_stage(model_ids) -> list[VersionRow]:
+    """For each model, its newest version in each Steward stage (what `latest_versions` and the
+    protected aliases are made of), ordered by model and number descending; a window function,
+    so a model with many versions costs no more rows than stages."""
     if not model_ids:
         return []
-    return [VersionRow(*r) for r in _rows(
-        VERSION_SELECT + f"WHERE v.model_id IN ({_in(model_ids)}) ORDER BY v.model_id, v.number DESC", list(model_ids))]
+    fields = ", ".join(VersionRow._fields)
+    sql = (
+        f"SELECT {fields} FROM (SELECT v.id, v.model_id, m.name AS model_name, v.number, v.description, v.artifact, "
+        "v.artifact_uri, v.stage, v.status, v.training_run, v.created_at, v.updated_at, u.username, "
+        "ROW_NUMBER() OVER (PARTITION BY v.model_id, v.stage ORDER BY v.number DESC) AS rn FROM {version} v "
+        "JOIN {model} m ON m.id = v.model_id JOIN {user} u ON u.id = v.created_by_id "
+        f"WHERE v.model_id IN ({_in(model_ids)})) newest WHERE rn = 1 ORDER BY model_id, number DESC"
+    )
+    return [VersionRow(*r) for r in _rows(sql, list(model_ids))]
 
 
 def versions_named(name: str, offset: int, limit: int) -> list[VersionRow]:

@@ -230,7 +230,7 @@ def _models_payload(models: list[selectors.ModelRow]) -> list[dict]:
         protected[stage].append(alias)
     latest: dict[int, dict[str, selectors.VersionRow]] = defaultdict(dict)
     newest_in_stage = {}
-    for v in selectors.versions_of(ids):
+    for v in selectors.newest_per_stage(ids):
         latest[v.model_id].setdefault(STEWARD_TO_MLFLOW_STAGE[v.stage], v)
         newest_in_stage.setdefault((v.model_id, v.stage), v)
     for (model_id, stage), v in newest_in_stage.items():
@@ -395,7 +395,7 @@ def get_latest_versions(request, p):
             raise MlflowError("INVALID_PARAMETER_VALUE", f"Invalid Model Version stage: {stage}.", 400)
         stages.append(MLFLOW_STAGES[stage.lower()])
     latest = {}
-    for v in selectors.versions_of([model.pk]):
+    for v in selectors.newest_per_stage([model.pk]):
         latest.setdefault(STEWARD_TO_MLFLOW_STAGE[v.stage], v)
     chosen = [latest[s] for s in (stages or latest) if s in latest]
     return {"model_versions": _versions_payload(sorted(chosen, key=lambda v: v.number))}

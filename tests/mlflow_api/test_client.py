@@ -258,6 +258,9 @@ def test_protected_alias_opens_a_promotion_and_succeeds_after_signoff(as_user, u
     assert client.get_model_version_by_alias("scorer", "champion").version == "2"
     assert client.get_model_version("scorer", "1").current_stage == "Archived"
     assert client.get_latest_versions("scorer", stages=["Production"])[0].version == "2"
+    model = client.get_registered_model("scorer")
+    assert model.aliases == {"champion": "2", "production": "2"}
+    assert {(v.current_stage, v.version) for v in model.latest_versions} == {("Production", "2"), ("Archived", "1")}
     # A protected alias follows its stage; it is not deleted by hand.
     _refused(lambda: client.delete_registered_model_alias("scorer", "champion"))
 
