@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "governance",
     "abtests",
     "monitoring",
+    "mlflow_api",
     "portal",
 ]
 
@@ -92,9 +93,9 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         envstr("DATABASE_URL", f"sqlite:///{VAR_DIR / 'steward.sqlite3'}"),
-        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
-        # A kept-alive connection is checked before a request reuses it, so after a database
-        # restart the next request reconnects instead of failing on the dead connection.
+        # Persistent connections: opening one costs more than a point read (docs/benchmarks.md);
+        # the health check replaces a connection the database dropped.
+        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 600),
         conn_health_checks=True,
     )
 }

@@ -1,0 +1,173 @@
+"""The MLflow protocol's reads, as rows rather than model instances.
+
+Every call of the protocol reads a model or versions plus their tags, aliases and protected-alias
+holders. Building those queries with the ORM cost more CPU than PostgreSQL spent answering them
+(docs/benchmarks.md), so the fixed-shape ones are written here by hand, in SQL both PostgreSQL
+and SQLite accept; searches with user filters build their main query with the ORM and fetch the
+rest here.
+"""
+
+from collections import defaultdict, namedtuple
+from datetime import UTC
+from functools import cache
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+from registry.models import ModelVersion, RegisteredModel
+
+from .models import Alias, ModelTag, ProtectedAlias, VersionTag
+
+VersionRow = namedtuple("VersionRow", "id model_id model_name number description artifact artifact_uri "
+                                      "stage status training_run created_at updated_at username")
+ModelRow = namedtuple("ModelRow", "id name description created_at updated_at username")
+
+VERSION_VALUES = ["id", "model_id", "model__name", "number", "description", "artifact", "artifact_uri", "stage",
+                  "status", "training_run", "created_at", "updated_at", "created_by__username"]
+MODEL_VALUES = ["id", "name", "description", "created_at", "updated_at", "owner__username"]
+
+
+def ms(value) -> int:
+    """A timestamp column (aware from PostgreSQL, naive UTC or text from SQLite) → epoch ms."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+@cache
+def _tables() -> dict:
+    q = connection.ops.quote_name
+    return {
+        "model": q(RegisteredModel._meta.db_table), "version": q(ModelVersion._meta.db_table),
+        "user": q(get_user_model()._meta.db_table), "mtag": q(ModelTag._meta.db_table),
+        "vtag": q(VersionTag._meta.db_table), "alias": q(Alias._meta.db_table),
+        "protected": q(ProtectedAlias._meta.db_table),
+    }
+
+
+def _rows(sql: str, params) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(**_tables()), params)
+        return cursor.fetchall()
+
+
+def _in(ids) -> str:
+    return ", ".join(["%s"] * len(ids))
+
+
+VERSION_SELECT = (
+    "SELECT v.id, v.model_id, m.name, v.number, v.description, v.artifact, v.artifact_uri, v.stage, v.status, "
+    "v.training_run, v.created_at, v.updated_at, u.username FROM {version} v "
+    "JOIN {model} m ON m.id = v.model_id JOIN {user} u ON u.id = v.created_by_id "
+)
+
+
+def version_get(name: str, number: int) -> VersionRow | None:
+    rows = _rows(VERSION_SELECT + "WHERE m.name = %s AND v.number = %s", [name, number])
+    return VersionRow(*rows[0]) if rows else None
+
+
+def newest_per_stage(model_ids) -> list[VersionRow]:
+    """For each model, its newest version in each Steward stage (what `latest_versions` and the
+    protected aliases are made of), ordered by model and number descending; a window function,
+    so a model with many versions costs no more rows than stages."""
+    if not model_ids:
+        return []
+    fields = ", ".join(VersionRow._fields)
+    sql = (
+        f"SELECT {fields} FROM (SELECT v.id, v.model_id, m.name AS model_name, v.number, v.description, v.artifact, "
+        "v.artifact_uri, v.stage, v.status, v.training_run, v.created_at, v.updated_at, u.username, "
+        "ROW_NUMBER() OVER (PARTITION BY v.model_id, v.stage ORDER BY v.number DESC) AS rn FROM {version} v "
+        "JOIN {model} m ON m.id = v.model_id JOIN {user} u ON u.id = v.created_by_id "
+        f"WHERE v.model_id IN ({_in(model_ids)})) newest WHERE rn = 1 ORDER BY model_id, number DESC"
+    )
+    return [VersionRow(*r) for r in _rows(sql, list(model_ids))]
+
+
+def versions_named(name: str, offset: int, limit: int) -> list[VersionRow]:
+    """`search_model_versions("name = '…'")`, the common case, in the default order."""
+    return [VersionRow(*r) for r in _rows(
+        VERSION_SELECT + "WHERE m.name = %s ORDER BY v.number DESC LIMIT %s OFFSET %s", [name, limit, offset])]
+
+
+def model_get(name: str) -> ModelRow | None:
+    rows = _rows("SELECT m.id, m.name, m.description, m.created_at, m.updated_at, u.username FROM {model} m "
+                 "JOIN {user} u ON u.id = m.owner_id WHERE m.name = %s", [name])
+    return ModelRow(*rows[0]) if rows else None
+
+
+def protected_alias_map() -> dict[str, str]:
+    from .services import BUILTIN_PROTECTED
+
+    return {**dict(_rows("SELECT alias, stage FROM {protected}", [])), **BUILTIN_PROTECTED}
+
+
+def version_tags(version_ids) -> dict[int, list[dict]]:
+    tags = defaultdict(list)
+    if version_ids:
+        for version_id, key, value in _rows(
+            f"SELECT version_id, key, value FROM {{vtag}} WHERE version_id IN ({_in(version_ids)}) ORDER BY key",
+            list(version_ids),
+        ):
+            tags[version_id].append({"key": key, "value": value})
+    return tags
+
+
+def version_aliases(version_ids) -> dict[int, list[str]]:
+    aliases = defaultdict(list)
+    if version_ids:
+        for version_id, alias in _rows(
+            f"SELECT version_id, alias FROM {{alias}} WHERE version_id IN ({_in(version_ids)})", list(version_ids)
+        ):
+            aliases[version_id].append(alias)
+    return aliases
+
+
+def model_tags(model_ids) -> dict[int, list[dict]]:
+    tags = defaultdict(list)
+    if model_ids:
+        for model_id, key, value in _rows(
+            f"SELECT model_id, key, value FROM {{mtag}} WHERE model_id IN ({_in(model_ids)}) ORDER BY key",
+            list(model_ids),
+        ):
+            tags[model_id].append({"key": key, "value": value})
+    return tags
+
+
+def model_aliases(model_ids) -> dict[int, list[dict]]:
+    aliases = defaultdict(list)
+    if model_ids:
+        for model_id, alias, number in _rows(
+            f"SELECT a.model_id, a.alias, v.number FROM {{alias}} a JOIN {{version}} v ON v.id = a.version_id "
+            f"WHERE a.model_id IN ({_in(model_ids)})",
+            list(model_ids),
+        ):
+            aliases[model_id].append({"alias": alias, "version": str(number)})
+    return aliases
+
+
+def protected_holders(versions: list[VersionRow], protected_map: dict[str, str]) -> dict[int, list[str]]:
+    """{version_id: [protected aliases]}: each protected alias resolves to the newest version of
+    the model in the stage it names. Only models with one of `versions` in a protected stage are
+    looked at (none, usually: then no query)."""
+    by_stage = defaultdict(list)
+    for alias, stage in protected_map.items():
+        by_stage[stage].append(alias)
+    holders = defaultdict(list)
+    model_ids = sorted({v.model_id for v in versions if v.stage in by_stage})
+    if not model_ids:
+        return holders
+    stages = sorted(by_stage)
+    seen = set()
+    for model_id, stage, version_id in _rows(
+        f"SELECT model_id, stage, id FROM {{version}} WHERE model_id IN ({_in(model_ids)}) "
+        f"AND stage IN ({_in(stages)}) ORDER BY model_id, stage, number DESC",
+        [*model_ids, *stages],
+    ):
+        if (model_id, stage) not in seen:
+            seen.add((model_id, stage))
+            holders[version_id].extend(by_stage[stage])
+    return holders
