@@ -7,6 +7,7 @@ from abtests.api import ExperimentViewSet
 from audit.api import AuditEventViewSet, AuditPointInTimeView, AuditVerifyView
 from core.views import ApiTokenViewSet, BackgroundJobViewSet, MeView
 from governance import api as governance_api
+from privacy import api as privacy_api
 from registry.api import DatasetViewSet, ModelVersionViewSet, RegisteredModelViewSet, UseCaseViewSet
 
 app_name = "api"
@@ -25,6 +26,8 @@ router.register("promotions", governance_api.PromotionViewSet, basename="promoti
 router.register("reviews", governance_api.ReviewViewSet, basename="review")
 router.register("proposals", governance_api.ProposalViewSet, basename="proposal")
 router.register("gate-exceptions", governance_api.GateExceptionViewSet, basename="gate-exception")
+router.register("subject-requests", privacy_api.SubjectRequestViewSet, basename="subject-request")
+router.register("obligations", privacy_api.ObligationViewSet, basename="obligation")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
@@ -36,5 +39,7 @@ urlpatterns = [
     path("policies/", governance_api.PolicyView.as_view(), name="policy"),
     path("models/<str:name>/versions/<int:number>/card/", governance_api.ModelCardView.as_view(), name="version-card"),
     path("models/<str:name>/versions/<int:number>/card.md", governance_api.ModelCardMarkdownView.as_view(), name="version-card-md"),
+    path("datasets/<int:pk>/lineage/", privacy_api.DatasetLineageView.as_view(), name="dataset-lineage"),
+    path("datasets/<int:pk>/subject-keys/", privacy_api.SubjectKeysView.as_view(), name="dataset-subject-keys"),
     *router.urls,
 ]

@@ -21,6 +21,7 @@ from core.roles import Role, has_role
 from governance import access as governance_access
 from governance.models import PromotionRequest, Review
 from governance.services import proposals_pending
+from privacy.selectors import obligations_to_act
 
 from . import labels
 
@@ -113,6 +114,7 @@ PROVIDERS: list[Callable] = [
     proposals_to_confirm,
     overdue_reviews,
     my_requests_waiting,
+    from_selector("obligation", "Data-subject obligation", obligations_to_act),
 ]
 
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "governance",
     "abtests",
     "monitoring",
+    "privacy",
     "portal",
 ]
 
@@ -221,6 +222,10 @@ CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in their AppCon
 # a job claimed this many times without finishing is failed.
 STEWARD_JOB_PENDING_GRACE = envint("STEWARD_JOB_PENDING_GRACE", 5 * 60)
 STEWARD_JOB_MAX_ATTEMPTS = envint("STEWARD_JOB_MAX_ATTEMPTS", 3)
+
+# Data-subject keys are stored as HMAC-SHA256 with this secret (never the raw identifiers).
+# Keep it stable: changing it makes stored key indexes unmatchable. Defaults to SECRET_KEY.
+STEWARD_SUBJECT_KEY_SECRET = envstr("STEWARD_SUBJECT_KEY_SECRET", "") or SECRET_KEY
 
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "steward@localhost")
