@@ -40,10 +40,11 @@ class SubjectKeysView(APIView):
 
     @extend_schema(responses={200: SubjectKeyIndexSerializer})
     def get(self, request, pk):
-        index = SubjectKeyIndex.objects.select_related("uploaded_by").filter(dataset_id=pk).first()
+        dataset = get_object_or_404(Dataset, pk=pk)
+        index = SubjectKeyIndex.objects.select_related("uploaded_by").filter(dataset=dataset).first()
         if index is None:
-            get_object_or_404(Dataset, pk=pk)
-            raise NotFound("This dataset has no key index.")
+            return Response({"dataset": dataset.pk, "indexed": False, "key_count": 0, "file_sha256": None,
+                             "uploaded_by": None, "uploaded_at": None})
         return Response(SubjectKeyIndexSerializer(index).data)
 
     @extend_schema(request={"multipart/form-data": SubjectKeysUploadSerializer}, responses={201: SubjectKeyIndexSerializer})

@@ -73,11 +73,17 @@ class SubjectKeysUploadSerializer(serializers.Serializer):
 
 
 class SubjectKeyIndexSerializer(serializers.Serializer):
+    """The index's summary (`indexed` false and the rest empty for a dataset without one)."""
+
     dataset = serializers.IntegerField(source="dataset_id")
+    indexed = serializers.SerializerMethodField()
     key_count = serializers.IntegerField()
-    file_sha256 = serializers.CharField()
-    uploaded_by = serializers.CharField(source="uploaded_by.username")
-    uploaded_at = serializers.DateTimeField()
+    file_sha256 = serializers.CharField(allow_null=True)
+    uploaded_by = serializers.CharField(source="uploaded_by.username", allow_null=True)
+    uploaded_at = serializers.DateTimeField(allow_null=True)
+
+    def get_indexed(self, obj) -> bool:
+        return True
 
 
 class LineageSerializer(serializers.Serializer):
