@@ -91,16 +91,19 @@ def obligations_overdue(*, model_id: int, today=None) -> list[Obligation]:
 def obligations_to_act(user):
     """Open obligations this person must act on: the model's data scientists (retrain), the use
     case's Accountable and risk officers (sign a risk acceptance). Admins see them all."""
-    from . import access
+    from governance.models import RaciMatrix
 
     if not has_role(user, Role.DATA_SCIENTIST, Role.RISK_OFFICER, Role.ADMIN):
         return Obligation.objects.none()
     open_ = Obligation.objects.filter(status=Obligation.Status.OPEN).select_related("model__use_case")
     if has_role(user, Role.RISK_OFFICER, Role.ADMIN):
         return open_.exclude(signatures__signer=user).order_by("due_date", "pk")
-    mine = Q(model__owner=user) | Q(model__use_case__owner=user)
-    accountable = [o.pk for o in open_ if user.pk in access.accountable_ids(o.model.use_case)]
-    return open_.filter(mine | Q(pk__in=accountable)).exclude(signatures__signer=user).order_by("due_date", "pk")
+    # Use cases where this person is the Accountable of model acceptance: one query over RACIs.
+    use_case_ids = open_.values_list("model__use_case_id", flat=True).distinct()
+    accountable = [r.use_case_id for r in RaciMatrix.objects.filter(use_case_id__in=use_case_ids)
+                   if user.pk in r.people_for("model_acceptance", {"A"})]
+    mine = Q(model__owner=user) | Q(model__use_case__owner=user) | Q(model__use_case_id__in=accountable)
+    return open_.filter(mine).exclude(signatures__signer=user).order_by("due_date", "pk")
 
 
 def obligation_body(obligation: Obligation, *, today=None) -> dict:

@@ -217,3 +217,26 @@ def test_the_model_card_lists_obligations(erasure, world, cast, client, settings
     client.force_login(cast["audrey"])
     body = client.get("/inventory/credit-gbm/v/1/card/").content.decode()
     assert "Data-subject obligations" in body and "Open" in body
+
+
+def test_impact_costs_one_query_per_level_of_derivation(world, cast):
+    """The lineage walk is one query per level: three more levels cost three more queries,
+    whatever the number of datasets per level."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from privacy.selectors import impact_compute
+
+    def queries_for(dataset):
+        with CaptureQueriesContext(connection) as ctx:
+            impact_compute(dataset_ids=[dataset.pk])
+        return len(ctx.captured_queries)
+
+    def chain(name, depth):
+        top = world["ds"](name)
+        level = [top]
+        for d in range(depth):  # three datasets wide at each level
+            level = [world["ds"](f"{name}-{d}-{i}", level) for i in range(3)]
+        return top
+
+    assert queries_for(chain("deep", 4)) == queries_for(chain("shallow", 1)) + 3
