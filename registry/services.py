@@ -82,6 +82,10 @@ def use_case_create(*, actor, name: str, purpose: str = "", business_unit: str =
 @transaction.atomic
 def use_case_update(*, actor, use_case: UseCase, **fields) -> UseCase:
     access.require(access.use_case_can_write(actor, use_case), "You may not change this use case.")
+    if use_case.automated_decisions and fields.get("automated_decisions") is False:
+        # The flag routes objections to human review; its owner may raise it, not lower it.
+        access.require(access.use_case_can_clear_automated(actor),
+                       "Only risk officers and admins say a use case no longer makes automated decisions.")
     before = snapshot(use_case, USE_CASE_FIELDS)
     for key, value in fields.items():
         setattr(use_case, key, value)

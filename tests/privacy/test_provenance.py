@@ -80,3 +80,20 @@ def test_dataset_page_shows_lineage_up_and_down(world, cast, client):
     assert "Branch application forms" not in body  # that is raw's, not cleaned's
     body = client.get(f"/datasets/{world['raw'].pk}/").content.decode()
     assert "Branch application forms" in body and "contact, financial" in body and "2 key(s)" in body
+
+
+def test_the_owner_may_flag_automated_decisions_but_not_clear_the_flag(world, cast, api):
+    """The flag sends objections to human review: the governed may not switch it off."""
+    from core.errors import Forbidden
+
+    use_case = world["use_case"]
+    with pytest.raises(Forbidden):
+        reg.use_case_update(actor=cast["dana"], use_case=use_case, automated_decisions=False)
+    use_case.refresh_from_db()
+    assert use_case.automated_decisions is True
+    r = api("dana").patch(f"/api/v1/use-cases/{use_case.pk}/", {"automated_decisions": False}, format="json")
+    assert r.status_code == 403
+    reg.use_case_update(actor=cast["rita"], use_case=use_case, automated_decisions=False)
+    reg.use_case_update(actor=cast["dana"], use_case=use_case, automated_decisions=True, human_review_route="Call 555")
+    use_case.refresh_from_db()
+    assert use_case.automated_decisions and use_case.human_review_route == "Call 555"
