@@ -113,6 +113,3 @@ class ObligationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             raise NotFound("No such version of this model.", fields={"version": ["Unknown version number."]})
         obligation = services.obligation_close_retrained(actor=request.user, obligation=obligation, version=version)
         return Response(selectors.obligation_body(self.get_queryset().get(pk=obligation.pk)))
-
-
-
