@@ -48,3 +48,9 @@ def test_a_risk_officer_records_an_erasure_and_lands_on_its_receipt(world, brows
 def test_data_scientists_cannot_record_requests_from_the_page(world, browse):
     r = browse("dana").post("/privacy/", {"kind": "erasure", "subject_key": "alice"})
     assert r.status_code == 403 and not SubjectRequest.objects.exists()
+
+
+def test_the_dashboard_lists_the_obligation_for_who_must_act(erasure, browse):
+    body = browse("sam").get("/").content.decode()  # sam is the Accountable of model acceptance
+    assert "Data-subject obligation" in body and "Retrain credit-gbm or accept the risk" in body
+    assert "Data-subject obligation" not in browse("audrey").get("/").content.decode()
