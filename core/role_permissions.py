@@ -15,7 +15,7 @@ from django.db import DEFAULT_DB_ALIAS
 
 from .roles import Role
 
-OUR_APPS = ["audit", "core", "registry", "governance", "abtests", "monitoring"]
+OUR_APPS = ["audit", "core", "registry", "governance", "abtests", "monitoring", "privacy"]
 VIEW_ONLY_ROLES = [Role.AUDITOR, Role.RISK_OFFICER, Role.ADMIN]
 EXPORT_ROLES = [Role.AUDITOR, Role.RISK_OFFICER, Role.ADMIN]
 SENSITIVE_AUDIT_ROLES = [Role.AUDITOR, Role.ADMIN]

@@ -12,6 +12,10 @@ them::
         ...
 
 A check must be a pure read: it may run many times (every time a checklist is shown).
+
+A gate registered with `blocking=True` is a **blocker**: it applies to every move except to
+archive, whatever the policy lists (privacy's open overdue obligations), and no gate exception
+waives it. Governance asks every registered blocker without knowing which app registered it.
 """
 
 from collections.abc import Callable
@@ -33,16 +37,18 @@ class Gate:
     label: str
     description: str
     check: Callable[..., GateResult]
+    blocking: bool = False
 
 
 _GATES: dict[str, Gate] = {}
 
 
-def register_gate(key: str, *, label: str, description: str = ""):
+def register_gate(key: str, *, label: str, description: str = "", blocking: bool = False):
     def decorator(func):
         if key in _GATES and _GATES[key].check is not func:
             raise ValueError(f"gate {key!r} is already registered")
-        _GATES[key] = Gate(key=key, label=label, description=description or (func.__doc__ or "").strip(), check=func)
+        _GATES[key] = Gate(key=key, label=label, description=description or (func.__doc__ or "").strip(), check=func,
+                           blocking=blocking)
         return func
 
     return decorator
@@ -54,6 +60,11 @@ def get_gate(key: str) -> Gate | None:
 
 def all_gates() -> dict[str, Gate]:
     return dict(_GATES)
+
+
+def blockers() -> list[Gate]:
+    """Gates checked on every move but archiving, listed in the policy or not (see above)."""
+    return [gate for gate in _GATES.values() if gate.blocking]
 
 
 def evaluate_gate(key: str, *, version, promotion=None, params: dict | None = None) -> GateResult:

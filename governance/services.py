@@ -21,7 +21,7 @@ from registry.models import STAGE_ORDER, ModelVersion, Proposal, Stage, UseCase
 from registry.services import model_version_set_stage
 
 from . import access, approvals, defaults, scoring
-from .gates import all_gates, evaluate_gate, get_gate
+from .gates import all_gates, blockers, evaluate_gate, get_gate
 from .models import (
     Classification,
     GateException,
@@ -163,7 +163,7 @@ def promotion_checklist(*, promotion: PromotionRequest) -> list[dict]:
             "exception": None,
         }
         exception = waived.get(measure["gate"])
-        if exception and not outcome.met and measure["gate"] != "approvals":
+        if exception and not outcome.met and measure["gate"] != "approvals" and not (gate and gate.blocking):
             item["met"] = True
             item["exception"] = _exception_body(exception)
             item["detail"] = (
@@ -171,6 +171,18 @@ def promotion_checklist(*, promotion: PromotionRequest) -> list[dict]:
                 f"until {exception.expires_at:%Y-%m-%d %H:%M}: {exception.justification}"
             )
         result.append(item)
+    if promotion.target_stage != Stage.ARCHIVED:
+        # Blockers apply to every move but archiving, whatever the policy lists, and cannot be
+        # waived (gates.py). They are listed only while they block.
+        listed = {item["key"] for item in result}
+        for gate in blockers():
+            if gate.key in listed:
+                continue
+            outcome = evaluate_gate(gate.key, version=promotion.version, promotion=promotion)
+            if not outcome.met:
+                result.append({"key": gate.key, "label": gate.label, "met": False, "detail": outcome.detail,
+                               "evidence_url": outcome.evidence_url, "consideration": "blocking", "params": {},
+                               "exception": None})
     return result
 
 
@@ -694,6 +706,8 @@ def gate_exception_grant(*, actor, gate: str, justification: str, expires_at, ve
         errors["scope"] = ["Name one model version or one use case."]
     if gate == "approvals":
         errors["gate"] = ["Human sign-off cannot be waived."]
+    elif get_gate(gate) is not None and get_gate(gate).blocking:
+        errors["gate"] = ["This gate applies to every move and cannot be waived."]
     elif gate not in all_gates() and gate not in _policy_gates():
         errors["gate"] = ["Unknown gate."]
     if not (justification or "").strip():

@@ -8,6 +8,7 @@ from audit.api import AuditEventViewSet, AuditPointInTimeView, AuditVerifyView
 from core.views import ApiTokenViewSet, BackgroundJobViewSet, MeView
 from governance import api as governance_api
 from monitoring import api as monitoring_api
+from privacy import api as privacy_api
 from registry.api import DatasetViewSet, ModelVersionViewSet, RegisteredModelViewSet, UseCaseViewSet
 
 app_name = "api"
@@ -26,6 +27,8 @@ router.register("promotions", governance_api.PromotionViewSet, basename="promoti
 router.register("reviews", governance_api.ReviewViewSet, basename="review")
 router.register("proposals", governance_api.ProposalViewSet, basename="proposal")
 router.register("gate-exceptions", governance_api.GateExceptionViewSet, basename="gate-exception")
+router.register("subject-requests", privacy_api.SubjectRequestViewSet, basename="subject-request")
+router.register("obligations", privacy_api.ObligationViewSet, basename="obligation")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
@@ -56,5 +59,7 @@ urlpatterns = [
          monitoring_api.AlertAcknowledgeView.as_view(), name="version-monitoring-alert-acknowledge"),
     path("models/<str:name>/versions/<int:number>/monitoring/alerts/<int:alert_id>/close/",
          monitoring_api.AlertCloseView.as_view(), name="version-monitoring-alert-close"),
+    path("datasets/<int:pk>/lineage/", privacy_api.DatasetLineageView.as_view(), name="dataset-lineage"),
+    path("datasets/<int:pk>/subject-keys/", privacy_api.SubjectKeysView.as_view(), name="dataset-subject-keys"),
     *router.urls,
 ]

@@ -22,6 +22,7 @@ from governance import access as governance_access
 from governance.models import PromotionRequest, Review
 from governance.services import proposals_pending
 from monitoring.selectors import open_alerts
+from privacy.selectors import obligations_to_act
 
 from . import labels
 
@@ -115,6 +116,7 @@ PROVIDERS: list[Callable] = [
     from_selector("alert", "Alert", open_alerts),
     overdue_reviews,
     my_requests_waiting,
+    from_selector("obligation", "Data-subject obligation", obligations_to_act),
 ]
 
 

@@ -28,6 +28,12 @@ APPROVER_ROLES = {
 # Audit actions (`AuditEvent.action`) as an auditor would say them.
 ACTIONS = {
     "access.refused": "Was refused an action",
+    "subject_keys.upload": "Uploaded a dataset's data-subject keys (hashed)",
+    "subject_request.create": "Recorded a data-subject request",
+    "objection.record": "Recorded an objection to automated decisions",
+    "obligation.open": "Opened a retraining obligation",
+    "obligation.sign": "Signed a risk acceptance",
+    "obligation.close": "Closed a retraining obligation",
     "audit.export": "Exported the audit trail",
     "auth.login": "Signed in",
     "auth.login_failed": "Failed sign-in",

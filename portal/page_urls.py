@@ -2,7 +2,15 @@
 
 from django.urls import path
 
-from . import audit_views, experiment_views, governance_views, monitoring_views, views, work_views
+from . import (
+    audit_views,
+    experiment_views,
+    governance_views,
+    monitoring_views,
+    privacy_views,
+    views,
+    work_views,
+)
 
 app_name = "portal"
 
@@ -55,6 +63,13 @@ urlpatterns = [
     path("inventory/<str:name>/v/<int:number>/request/", work_views.version_request, name="version-request"),
     path("promotions/<int:pk>/withdraw/", work_views.promotion_withdraw, name="promotion-withdraw"),
     path("experiments/<int:pk>/events/", work_views.experiment_events, name="experiment-events"),
+    # Data-subject rights: requests, receipts, obligations, key indexes (portal/privacy_views.py).
+    path("privacy/", privacy_views.requests, name="privacy-requests"),
+    path("privacy/requests/<int:pk>/", privacy_views.request_detail, name="privacy-request"),
+    path("privacy/obligations/", privacy_views.obligations, name="privacy-obligations"),
+    path("privacy/obligations/<int:pk>/sign/", privacy_views.obligation_sign, name="privacy-obligation-sign"),
+    path("privacy/obligations/<int:pk>/retrained/", privacy_views.obligation_retrained, name="privacy-obligation-retrained"),
+    path("datasets/<int:pk>/subject-keys/", privacy_views.subject_keys, name="privacy-subject-keys"),
     # The auditors' console (portal/audit_views.py).
     path("audit/", audit_views.events, name="audit"),
     path("audit/export/", audit_views.export, name="audit-export"),

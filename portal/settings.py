@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "abtests",
     "monitoring",
     "mlflow_api",
+    "privacy",
     "portal",
 ]
 
@@ -312,6 +313,9 @@ STEWARD_JOB_SWEEP_SECONDS = envint("STEWARD_JOB_SWEEP_SECONDS", 30)
 STEWARD_JOB_PENDING_GRACE = envint("STEWARD_JOB_PENDING_GRACE", 5 * 60)
 STEWARD_JOB_MAX_ATTEMPTS = envint("STEWARD_JOB_MAX_ATTEMPTS", 3)
 
+# Data-subject keys are stored as HMAC-SHA256 with this secret (never the raw identifiers).
+# Keep it stable: changing it makes stored key indexes unmatchable. Defaults to SECRET_KEY.
+STEWARD_SUBJECT_KEY_SECRET = envstr("STEWARD_SUBJECT_KEY_SECRET", "") or SECRET_KEY
 
 EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_FILE_PATH = envstr("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))  # for the file backend
@@ -349,6 +353,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "monitoring-checks-due": {
         "task": "monitoring.tasks.checks_due_task", "schedule": envint("STEWARD_MONITORING_TICK", 60),
     },
+    # Datasets whose retention date passed open retraining obligations (docs/privacy.md).
+    "privacy-retention-passed": {"task": "privacy.tasks.retention_obligations_task", "schedule": 6 * 60 * 60},
 }
 # PostgreSQL: the role the app runs as, which `migrate` (run as the owner) grants what it needs:
 # read and insert on the audit table, nothing more (docs/operations.md, "Database roles").

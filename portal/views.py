@@ -278,8 +278,22 @@ def dataset_detail(request, pk):
         "description_html": render_markdown(dataset.description),
         "trained": used.filter(training_datasets=dataset),
         "validated": used.filter(validation_datasets=dataset),
+        **_dataset_privacy(request.user, dataset),
     }
     return render(request, "portal/dataset_detail.html", context)
+
+
+def _dataset_privacy(user, dataset) -> dict:
+    """Lineage up and down, and the data-subject key index (privacy)."""
+    from privacy import access as privacy_access
+    from privacy.models import SubjectKeyIndex
+    from privacy.selectors import dataset_lineage
+
+    return {
+        "lineage": dataset_lineage(dataset),
+        "key_index": SubjectKeyIndex.objects.select_related("uploaded_by").filter(dataset=dataset).first(),
+        "may_upload_keys": privacy_access.can_upload_keys(user, dataset),
+    }
 
 
 @login_required

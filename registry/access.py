@@ -18,6 +18,10 @@ def use_case_can_write(user, use_case) -> bool:
     )
 
 
+def use_case_can_clear_automated(user) -> bool:
+    return has_role(user, Role.RISK_OFFICER, Role.ADMIN)
+
+
 def use_case_can_attach(user, use_case) -> bool:
     """A model is registered in a use case its registrant owns (or by an admin); attaching one
     to somebody else's use case is a move a risk officer confirms."""

@@ -54,7 +54,8 @@ class DatasetViewSet(ServiceModelViewSet, viewsets.ModelViewSet):
 
     def get_queryset(self):
         return Dataset.objects.select_related("owner").prefetch_related(
-            Prefetch("trained_versions", queryset=ModelVersion.objects.select_related("model").order_by("model__name", "number"))
+            Prefetch("trained_versions", queryset=ModelVersion.objects.select_related("model").order_by("model__name", "number")),
+            "derived_from",
         )
 
 

@@ -62,6 +62,10 @@ class UseCase(models.Model):
     purpose = models.TextField(blank=True)
     business_unit = models.CharField(max_length=120, blank=True, db_index=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="use_cases")
+    # GDPR Art. 22: models of this use case make automated decisions about people; objections
+    # to automated decision-making are recorded against it and sent to the human review route.
+    automated_decisions = models.BooleanField(default=False)
+    human_review_route = models.TextField(blank=True, help_text="How a person obtains human review of a decision.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -93,6 +97,10 @@ class Dataset(models.Model):
     contains_personal_data = models.BooleanField(default=False)
     legal_basis = models.CharField(max_length=30, choices=LegalBasis.choices, blank=True)
     retention_until = models.DateField(null=True, blank=True)
+    collection_method = models.CharField(max_length=500, blank=True, help_text="How the data was collected.")
+    personal_data_categories = models.JSONField(default=list, blank=True, help_text="e.g. [\"contact\", \"financial\"].")
+    # Lineage between datasets: this one was derived from those (a graph without cycles).
+    derived_from = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="derivatives")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -106,6 +114,9 @@ class Dataset(models.Model):
     def clean(self):
         if self.contains_personal_data and not self.legal_basis:
             raise ValidationError({"legal_basis": "Required when the dataset holds personal data."})
+        categories = self.personal_data_categories
+        if not isinstance(categories, list) or not all(isinstance(c, str) and c.strip() for c in categories):
+            raise ValidationError({"personal_data_categories": "A list of category names."})
 
 
 class RegisteredModel(models.Model):

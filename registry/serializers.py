@@ -54,7 +54,8 @@ class UseCaseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = UseCase
-        fields = ["id", "name", "purpose", "business_unit", "owner", "model_count", "created_at", "updated_at"]
+        fields = ["id", "name", "purpose", "business_unit", "automated_decisions", "human_review_route", "owner",
+                  "model_count", "created_at", "updated_at"]
         # Uniqueness is checked by the service (409), not by a pre-flight query here.
         extra_kwargs = {"name": {"validators": []}}
 
@@ -62,12 +63,17 @@ class UseCaseSerializer(serializers.ModelSerializer):
 class DatasetSerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     trained_versions = serializers.SerializerMethodField()
+    personal_data_categories = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+    derived_from = serializers.PrimaryKeyRelatedField(
+        queryset=Dataset.objects.all(), many=True, required=False,
+        help_text="Ids of the datasets this one was derived from (no cycles). Lineage: /datasets/{id}/lineage/.")
 
     class Meta:
         model = Dataset
         fields = [
             "id", "name", "version", "description", "source_uri", "sha256", "contains_personal_data",
-            "legal_basis", "retention_until", "owner", "trained_versions", "created_at", "updated_at",
+            "legal_basis", "retention_until", "collection_method", "personal_data_categories", "derived_from",
+            "owner", "trained_versions", "created_at", "updated_at",
         ]
         validators = []
 

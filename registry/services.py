@@ -16,12 +16,15 @@ from core.services import job_create, job_enqueue
 from . import access
 from .models import Dataset, ModelVersion, Proposal, RegisteredModel, Tag, UseCase
 
-USE_CASE_FIELDS = ["name", "purpose", "business_unit", "owner_id"]
+USE_CASE_FIELDS = ["name", "purpose", "business_unit", "owner_id", "automated_decisions", "human_review_route"]
 # What a dataset's lineage links vouch for; frozen once a version references the dataset.
-DATASET_EVIDENCE_FIELDS = ["name", "version", "source_uri", "owner_id", "sha256", "contains_personal_data", "legal_basis"]
+DATASET_EVIDENCE_FIELDS = [
+    "name", "version", "source_uri", "owner_id", "sha256", "contains_personal_data", "legal_basis",
+    "collection_method", "personal_data_categories", "derived_from",
+]
 DATASET_FIELDS = [
     "name", "version", "description", "source_uri", "owner_id", "sha256",
-    "contains_personal_data", "legal_basis", "retention_until",
+    "contains_personal_data", "legal_basis", "retention_until", "collection_method", "personal_data_categories",
 ]
 MODEL_FIELDS = ["name", "description", "owner_id", "use_case_id"]
 VERSION_FIELDS = [
@@ -64,9 +67,11 @@ def _set_tags(obj, names) -> dict:
 
 @refusals_audited("use_case.create")
 @transaction.atomic
-def use_case_create(*, actor, name: str, purpose: str = "", business_unit: str = "", owner=None) -> UseCase:
+def use_case_create(*, actor, name: str, purpose: str = "", business_unit: str = "", owner=None,
+                    automated_decisions: bool = False, human_review_route: str = "") -> UseCase:
     access.require(access.use_case_can_create(actor), "Only data scientists, risk officers and admins create use cases.")
-    use_case = UseCase(name=name, purpose=purpose, business_unit=business_unit, owner=owner or actor)
+    use_case = UseCase(name=name, purpose=purpose, business_unit=business_unit, owner=owner or actor,
+                       automated_decisions=automated_decisions, human_review_route=human_review_route)
     _validate(use_case)
     _save_unique(use_case, conflict_field="name", message="A use case with this name already exists.")
     audit_record(action="use_case.create", actor=actor, obj=use_case, changes=diff({}, snapshot(use_case, USE_CASE_FIELDS)))
@@ -77,6 +82,10 @@ def use_case_create(*, actor, name: str, purpose: str = "", business_unit: str =
 @transaction.atomic
 def use_case_update(*, actor, use_case: UseCase, **fields) -> UseCase:
     access.require(access.use_case_can_write(actor, use_case), "You may not change this use case.")
+    if use_case.automated_decisions and fields.get("automated_decisions") is False:
+        # The flag routes objections to human review; its owner may raise it, not lower it.
+        access.require(access.use_case_can_clear_automated(actor),
+                       "Only risk officers and admins say a use case no longer makes automated decisions.")
     before = snapshot(use_case, USE_CASE_FIELDS)
     for key, value in fields.items():
         setattr(use_case, key, value)
@@ -103,24 +112,51 @@ def use_case_delete(*, actor, use_case: UseCase) -> None:
 
 @refusals_audited("dataset.create")
 @transaction.atomic
-def dataset_create(*, actor, name: str, version: str, owner=None, **fields) -> Dataset:
+def dataset_create(*, actor, name: str, version: str, owner=None, derived_from=(), **fields) -> Dataset:
     access.require(access.can_register(actor), "Only data scientists and admins register datasets.")
     dataset = Dataset(name=name, version=version, owner=owner or actor, **fields)
     _validate(dataset)
     _save_unique(dataset, conflict_field="version", message=f"Dataset {name}@{version} already exists.")
-    audit_record(action="dataset.create", actor=actor, obj=dataset, changes=diff({}, snapshot(dataset, DATASET_FIELDS)))
+    changes = diff({}, snapshot(dataset, DATASET_FIELDS))
+    changes.update(_set_derived_from(dataset, derived_from))
+    audit_record(action="dataset.create", actor=actor, obj=dataset, changes=changes)
     return dataset
+
+
+def _set_derived_from(dataset: Dataset, parents) -> dict:
+    """Link `dataset` to the datasets it derives from, refusing a cycle (400 on the field)."""
+    from .lineage import would_cycle
+
+    parents = list(parents)
+    before = sorted(dataset.derived_from.values_list("pk", flat=True))
+    after = sorted(p.pk for p in parents)
+    if before == after:
+        return {}
+    if would_cycle(dataset.pk, after):
+        raise InvalidInput("Invalid input.", fields={"derived_from": [
+            f"{dataset} cannot derive from itself or from a dataset derived from it (a cycle)."]})
+    dataset.derived_from.set(parents)
+    return {"derived_from": {"before": before or None, "after": after}}
 
 
 @refusals_audited("dataset.update")
 @transaction.atomic
-def dataset_update(*, actor, dataset: Dataset, **fields) -> Dataset:
+def dataset_update(*, actor, dataset: Dataset, derived_from=None, **fields) -> Dataset:
     access.require(access.dataset_can_write(actor, dataset), "You may change only datasets you own.")
     before = snapshot(dataset, DATASET_FIELDS)
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     frozen = [k for k in fields if k in DATASET_EVIDENCE_FIELDS or f"{k}_id" in DATASET_EVIDENCE_FIELDS]
     frozen = [k for k in frozen if getattr(dataset, k) != fields[k]]
-    if frozen and (dataset.trained_versions.exists() or dataset.validated_versions.exists()):
+    if derived_from is not None and sorted(p.pk for p in derived_from) != sorted(
+            dataset.derived_from.values_list("pk", flat=True)):
+        frozen.append("derived_from")
+    referenced = dataset.trained_versions.exists() or dataset.validated_versions.exists()
+    # A retention date of evidence may come earlier, never later: a later one would postpone
+    # the retraining obligations its passing opens (privacy).
+    later = fields.get("retention_until", dataset.retention_until)
+    if dataset.retention_until and (later is None or later > dataset.retention_until):
+        frozen.append("retention_until")
+    if frozen and referenced:
         message = (f"{dataset} is evidence: model versions were trained or validated on it, so it is frozen. "
                    "Register the changed data as a new dataset version.")
         raise Conflict(message, fields={k: [message] for k in frozen}, code="dataset_frozen")
@@ -129,6 +165,8 @@ def dataset_update(*, actor, dataset: Dataset, **fields) -> Dataset:
     _validate(dataset)
     _save_unique(dataset, conflict_field="version", message="A dataset with this name and version already exists.")
     changes = diff(before, snapshot(dataset, DATASET_FIELDS))
+    if derived_from is not None:
+        changes.update(_set_derived_from(dataset, derived_from))
     if changes:
         audit_record(action="dataset.update", actor=actor, obj=dataset, changes=changes)
         if {"sha256", "source_uri"} & set(changes):

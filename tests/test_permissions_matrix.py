@@ -104,6 +104,22 @@ MATRIX = {
     ("api:gate-exception-list", "POST"): "401 403 403 201 403 403",
     ("api:gate-exception-detail", "GET"): "401 403 200 200 200 200",
     ("api:gate-exception-revoke", "POST"): "401 403 403 200 403 403",
+    # --- API: privacy (docs/privacy.md) -----------------------------------------------------------
+    ("api:dataset-lineage", "GET"): "401 403 200 200 200 200",
+    ("api:dataset-subject-keys", "GET"): "401 403 200 200 200 200",
+    # Only the dataset's owner (or an admin) uploads its key index.
+    ("api:dataset-subject-keys", "POST"): "401 403 201|403 403 403 201",
+    ("api:subject-request-list", "GET"): "401 403 200 200 200 200",
+    # Risk officers and admins record data-subject requests; the governed do not.
+    ("api:subject-request-list", "POST"): "401 403 403 201 403 201",
+    ("api:subject-request-detail", "GET"): "401 403 200 200 200 200",
+    ("api:obligation-list", "GET"): "401 403 200 200 200 200",
+    ("api:obligation-detail", "GET"): "401 403 200 200 200 200",
+    # A risk acceptance: the Accountable (none here) and a risk officer; never the model's people.
+    ("api:obligation-sign", "POST"): "401 403 403 200 403 403",
+    # The model's data scientists, risk officers, admins may point at a retraining; v2 has no
+    # training data recorded, so the service refuses it (400).
+    ("api:obligation-retrained", "POST"): "401 403 400|403 400 403 400",
     # --- API: audit -----------------------------------------------------------------------------
     ("api:audit-event-list", "GET"): "401 403 200 200 200 200",
     ("api:audit-event-detail", "GET"): "401 403 200 200 200 200",
@@ -181,6 +197,14 @@ MATRIX = {
     ("portal:promotion-withdraw", "POST"): "302 302 302 302 302 302",
     ("portal:experiment-events", "GET"): "302 200 200 200 200 200",
     ("portal:experiment-events", "POST"): "302 403 400|403 403 403 400",
+    # Data-subject rights (docs/privacy.md): pages readable by everyone signed in; forms as the API.
+    ("portal:privacy-requests", "GET"): "302 200 200 200 200 200",
+    ("portal:privacy-requests", "POST"): "302 403 403 302 403 302",
+    ("portal:privacy-request", "GET"): "302 200 200 200 200 200",
+    ("portal:privacy-obligations", "GET"): "302 200 200 200 200 200",
+    ("portal:privacy-obligation-sign", "POST"): "302 403 403 302 403 403",
+    ("portal:privacy-obligation-retrained", "POST"): "302 403 400|403 400 403 400",
+    ("portal:privacy-subject-keys", "POST"): "302 403 302|403 403 403 302",
     # The auditors' console: auditors, risk officers and admins.
     ("portal:audit", "GET"): "302 403 403 200 200 200",
     ("portal:audit-export", "GET"): "302 403 403 200 200 200",
@@ -215,11 +239,14 @@ MATRIX = {
 # Uploads sent as multipart/form-data (the rest of the API takes JSON).
 MULTIPART = {
     ("api:version-monitoring-reference", "POST"), ("api:version-monitoring-batches", "POST"),
-    ("api:version-monitoring-labels", "POST"),
+    ("api:version-monitoring-labels", "POST"), ("api:dataset-subject-keys", "POST"),
+    ("portal:privacy-subject-keys", "POST"),
 }
 
-# Routes outside the matrix: Django's admin (its own permission tests), sign-in, health, schema.
-EXCLUDED_NAMESPACES = {"admin"}
+# Routes outside the matrix: Django's admin (its own permission tests), sign-in, health, schema,
+# and MLflow's protocol (one view per call answering every method with MLflow's error codes; the
+# same services decide there, driven through the real client in tests/mlflow_api).
+EXCLUDED_NAMESPACES = {"admin", "mlflow"}
 EXCLUDED_ROUTES = {"login", "logout", "healthz", "schema", "api-docs"}
 
 
@@ -300,12 +327,16 @@ def world(cast):
         review = Review.objects.create(version=v1, due_date=timezone.localdate())
         exception = gov.gate_exception_grant(actor=cast["omar"], gate="code_commit", version=v2, justification="x",
                                              expires_at=timezone.now() + timedelta(days=3))
+        from privacy import services as privacy
+
+        erasure = privacy.subject_request_create(actor=cast["omar"], kind="erasure", datasets=[ds])
         token, _ = token_create(user=user, actor=user, name="t")
         exp = ab.experiment_create(actor=user, model=model, champion=v1, challengers=[v2], name=f"{who} exp", test="welch_t",
                                    kind="ab", metric_name="revenue", metric_type="continuous", sd=1.0, mde=0.5, baseline=10.0,
                                    daily_units=100.0)
         objs[who] = dict(use_case=uc, dataset=ds, model=model, v1=v1, v2=v2, promotion=promotion, proposal=proposal,
                          review=review, exception=exception, token=token, experiment=exp,
+                         erasure=erasure, obligation=erasure.obligations.get(),
                          job=BackgroundJob.objects.filter(object_id=str(v1.pk)).first())
     assert ApiToken.objects.exists()
     objs["policy"] = gov.policy_current()
@@ -348,6 +379,11 @@ def target(world, route: str, method: str, owner: str):
         "portal:version-new": {"name": m}, "portal:version-request": {"name": m, "number": v1},
         "portal:promotion-withdraw": {"pk": o["promotion"].pk},
         "portal:audit-event": {"seq": AuditEvent.objects.filter(action="use_case.create").order_by("seq").first().seq},
+        "api:dataset-lineage": {"pk": o["dataset"].pk}, "api:dataset-subject-keys": {"pk": o["dataset"].pk},
+        "api:subject-request-detail": {"pk": o["erasure"].pk}, "api:obligation-detail": {"pk": o["obligation"].pk},
+        "api:obligation-sign": {"pk": o["obligation"].pk}, "api:obligation-retrained": {"pk": o["obligation"].pk},
+        "portal:privacy-request": {"pk": o["erasure"].pk}, "portal:privacy-obligation-sign": {"pk": o["obligation"].pk},
+        "portal:privacy-obligation-retrained": {"pk": o["obligation"].pk}, "portal:privacy-subject-keys": {"pk": o["dataset"].pk},
     }
     exp = o["experiment"].pk
     for name in ("detail", "start", "stop", "events", "analyses", "assign", "decision", "decision-sign"):
@@ -412,6 +448,12 @@ def target(world, route: str, method: str, owner: str):
         ("portal:proposal", "POST"): {"decision": "confirm", "comment": "ok"},
         ("portal:review-complete", "POST"): {"note": "fine"},
         ("portal:experiment-plan", "POST"): {"test": "welch_t"},
+        ("api:subject-request-list", "POST"): {"kind": "access", "subject_key": "subject-1"},
+        ("api:obligation-sign", "POST"): {"statement": "Residual risk accepted"},
+        ("api:obligation-retrained", "POST"): {"version": o["v2"].number},
+        ("portal:privacy-requests", "POST"): {"kind": "access", "subject_key": "subject-1"},
+        ("portal:privacy-obligation-sign", "POST"): {"statement": "Residual risk accepted"},
+        ("portal:privacy-obligation-retrained", "POST"): {"version": str(o["v2"].number)},
     }
     # Monitoring uploads are files (multipart; see MULTIPART), fresh for each request.
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -424,6 +466,8 @@ def target(world, route: str, method: str, owner: str):
     payloads[("api:version-monitoring-batches", "POST")] = {"file": SimpleUploadedFile("b.csv", csv, "text/csv"), **window}
     payloads[("api:version-monitoring-labels", "POST")] = {
         "file": SimpleUploadedFile("l.csv", b"row_id,label\nr1,1\n", "text/csv")}
+    payloads[("api:dataset-subject-keys", "POST")] = {"file": SimpleUploadedFile("keys.txt", b"subject-1\nsubject-2\n")}
+    payloads[("portal:privacy-subject-keys", "POST")] = {"file": SimpleUploadedFile("keys.txt", b"subject-1\nsubject-2\n")}
     if route == "portal:raci" and method == "POST":
         from governance import services as gov
 
