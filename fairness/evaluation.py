@@ -30,10 +30,17 @@ class EvaluationSetError(ValueError):
         self.field = field
 
 
-def _batches(path: str, fmt: str, columns: list[str]):
+def _rewind(source):
+    if hasattr(source, "seek"):
+        source.seek(0)
+    return source
+
+
+def _batches(path, fmt: str, columns: list[str]):
+    """`path`: a file name or a binary file object (read from its start)."""
     if fmt == "parquet":
         try:
-            reader = pq.ParquetFile(path)
+            reader = pq.ParquetFile(_rewind(path))
         except Exception as exc:
             raise EvaluationSetError(f"Not a readable Parquet file: {exc}") from exc
         present = reader.schema_arrow.names
@@ -41,15 +48,14 @@ def _batches(path: str, fmt: str, columns: list[str]):
         yield from reader.iter_batches(batch_size=CHUNK_ROWS, columns=[c for c in columns if c in present])
         return
     try:
-        head = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=CHUNK_BYTES))
+        head = pacsv.open_csv(_rewind(path), read_options=pacsv.ReadOptions(block_size=CHUNK_BYTES))
         present = head.schema.names
-        head.close()
     except Exception as exc:
         raise EvaluationSetError(f"Not a readable CSV file: {exc}") from exc
     _require(columns, present)
     wanted = [c for c in columns if c in present]
     reader = pacsv.open_csv(
-        path,
+        _rewind(path),
         read_options=pacsv.ReadOptions(block_size=CHUNK_BYTES),
         convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types={c: pa.string() for c in wanted},
                                               strings_can_be_null=False, quoted_strings_can_be_null=False),

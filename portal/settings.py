@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "governance",
     "abtests",
     "monitoring",
+    "fairness",
     "portal",
 ]
 
