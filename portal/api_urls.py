@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from abtests.api import ExperimentViewSet
 from audit.api import AuditEventViewSet, AuditPointInTimeView, AuditVerifyView
 from core.views import ApiTokenViewSet, BackgroundJobViewSet, MeView
+from fairness import api as fairness_api
 from governance import api as governance_api
 from registry.api import DatasetViewSet, ModelVersionViewSet, RegisteredModelViewSet, UseCaseViewSet
 
@@ -36,5 +37,8 @@ urlpatterns = [
     path("policies/", governance_api.PolicyView.as_view(), name="policy"),
     path("models/<str:name>/versions/<int:number>/card/", governance_api.ModelCardView.as_view(), name="version-card"),
     path("models/<str:name>/versions/<int:number>/card.md", governance_api.ModelCardMarkdownView.as_view(), name="version-card-md"),
+    path("use-cases/<int:pk>/sensitive-attributes/", fairness_api.SensitiveAttributesView.as_view(), name="use-case-sensitive-attributes"),
+    path("models/<str:name>/versions/<int:number>/bias-reports/", fairness_api.VersionBiasReportsView.as_view(), name="version-bias-reports"),
+    path("bias-reports/<int:pk>/", fairness_api.BiasReportView.as_view(), name="bias-report"),
     *router.urls,
 ]
