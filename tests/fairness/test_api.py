@@ -44,3 +44,15 @@ def test_sensitive_attributes_over_the_api(governed, api):
     assert response.status_code == 400 and "attributes" in response.json()["errors"]
     response = api("rita").put(url, {"attributes": ["gender", "age_band"], "intersections": [["gender", "age_band"]]}, format="json")
     assert response.json()["intersections"] == [["gender", "age_band"]]
+
+
+def test_report_list_query_count_does_not_grow_with_reports(governed, api, cast, compute, django_assert_num_queries):
+    for _ in range(2):
+        compute(actor=cast["dana"], version=governed["version"], upload=csv_upload(evaluation_frame(n=200)))
+    client = api("rita")
+    client.get(URL)  # warm the token's user and role caches
+    # 1 token + user, 2 the caller's roles, 3 the version, 4 its reports with version, model,
+    # evaluation set and requester joined.
+    with django_assert_num_queries(4):
+        response = client.get(URL)
+    assert len(response.json()) == 2
