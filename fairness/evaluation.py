@@ -8,6 +8,8 @@ the header). Memory holds one chunk, never the file.
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,27 +49,48 @@ def _batches(path, fmt: str, columns: list[str]):
         _require(columns, present)
         yield from reader.iter_batches(batch_size=CHUNK_ROWS, columns=[c for c in columns if c in present])
         return
-    try:
-        head = pacsv.open_csv(_rewind(path), read_options=pacsv.ReadOptions(block_size=CHUNK_BYTES))
-        present = head.schema.names
-    except Exception as exc:
-        raise EvaluationSetError(f"Not a readable CSV file: {exc}") from exc
+    present = _csv_header(path)
     _require(columns, present)
     wanted = [c for c in columns if c in present]
-    reader = pacsv.open_csv(
-        _rewind(path),
-        read_options=pacsv.ReadOptions(block_size=CHUNK_BYTES),
-        convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types={c: pa.string() for c in wanted},
-                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
-    )
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            return
-        except pa.ArrowInvalid as exc:
-            raise EvaluationSetError(f"The CSV file is malformed: {exc}") from exc
-        yield batch
+    source = _rewind(path) if hasattr(path, "read") else open(path, "rb")  # noqa: SIM115 - closed below
+    try:
+        reader = pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(block_size=CHUNK_BYTES, use_threads=False),
+            convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types={c: pa.string() for c in wanted},
+                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        if source is not path:
+            source.close()
+        raise EvaluationSetError(f"Not a readable CSV file: {exc}") from exc
+    try:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except pa.ArrowInvalid as exc:
+                raise EvaluationSetError(f"The CSV file is malformed: {exc}") from exc
+            yield batch
+    finally:
+        reader.close()
+        if source is not path:
+            source.close()
+
+
+def _csv_header(path) -> list[str]:
+    """The header's column names, read with the csv module: a second pyarrow reader would read
+    ahead through the file."""
+    source = _rewind(path) if hasattr(path, "read") else open(path, "rb")
+    try:
+        first = source.readline(1 << 20).decode("utf-8-sig")
+        return next(csv.reader([first]), [])
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise EvaluationSetError(f"Not a readable CSV file: {exc}") from exc
+    finally:
+        if source is not path:
+            source.close()
 
 
 def _require(columns, present):
