@@ -20,7 +20,7 @@ from .metrics import Aggregator
 
 BINARY_TOKENS = pa.array(["0", "1", "false", "true", "0.0", "1.0"])
 MAX_ERRORS = 50
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 1 << 20
 CHUNK_ROWS = 1 << 17
 
 
