@@ -42,3 +42,6 @@ def test_risk_officer_sees_which_group_and_metric_failed(page, login, failing):
     expect(failed.first).to_contain_text("demographic_parity_difference")
     expect(page.get_by_role("button", name="Upload and compute")).to_have_count(0)  # risk officers read
     expect(page.locator("#fairness-chart-0")).to_be_visible()
+    page.wait_for_function("() => typeof Chart !== 'undefined' && !!Chart.getChart(document.getElementById('fairness-chart-0'))")
+    drawn = page.evaluate("() => document.querySelectorAll('canvas[id^=fairness-chart-]').length")
+    assert drawn == len(page.evaluate("() => JSON.parse(document.getElementById('fairness-chart-data').textContent)"))
