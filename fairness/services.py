@@ -5,6 +5,7 @@ import hashlib
 import os
 import tempfile
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -93,15 +94,24 @@ def sensitive_attributes_set(*, actor, use_case: UseCase, attributes: list[str],
 
 
 def _spool(upload) -> tuple[str, str, int]:
-    """Copy the upload to a temporary file, hashing it on the way: (path, sha256, size)."""
+    """Copy the upload to a temporary file, hashing it on the way: (path, sha256, size). Stops
+    past `FAIRNESS_MAX_BYTES`."""
+    limit = settings.FAIRNESS_MAX_BYTES
     digest, size = hashlib.sha256(), 0
     fd, path = tempfile.mkstemp(prefix="steward-evalset-")
-    with os.fdopen(fd, "wb") as out:
-        chunks = upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 20), b"")
-        for chunk in chunks:
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            chunks = upload.chunks() if hasattr(upload, "chunks") else iter(lambda: upload.read(1 << 20), b"")
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                if size > limit:
+                    raise InvalidInput("The evaluation set is too large.",
+                                       fields={"file": [f"Larger than {limit:,} bytes (FAIRNESS_MAX_BYTES)."]})
+                out.write(chunk)
+    except BaseException:
+        os.unlink(path)
+        raise
     return path, digest.hexdigest(), size
 
 

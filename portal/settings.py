@@ -156,6 +156,8 @@ STORAGES = {
 
 # Artifact uploads are streamed to a temporary file in chunks; never held whole in memory.
 ARTIFACT_MAX_BYTES = envint("ARTIFACT_MAX_BYTES", 512 * 1024 * 1024)
+# Largest evaluation set for a bias report (400 beyond; nothing stored).
+FAIRNESS_MAX_BYTES = envint("FAIRNESS_MAX_BYTES", 512 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 50 * 1024 * 1024)
 

@@ -185,3 +185,11 @@ def test_model_card_shows_the_computed_report(governed, cast, compute):
     card = model_card_data(version=governed["version"])
     assert "judgement(s) fail" in card["computed_bias_report"]["summary"]
     assert "gender: Demographic parity difference" in model_card_markdown(card)
+
+
+def test_an_evaluation_set_past_the_size_limit_is_refused(governed, cast, settings):
+    settings.FAIRNESS_MAX_BYTES = 1000
+    with pytest.raises(InvalidInput) as info:
+        fairness.bias_report_request(actor=cast["dana"], version=governed["version"], upload=csv_upload(evaluation_frame(n=200)))
+    assert "FAIRNESS_MAX_BYTES" in info.value.fields["file"][0]
+    assert not EvaluationSet.objects.exists()
