@@ -3,7 +3,27 @@
 (function () {
   "use strict";
 
+  // A disparity: one point, its interval and a full-height threshold line.
+  function drawDisparity(canvas, c) {
+    var colour = c.status === "fail" ? "#b42318" : "#0b5cad";
+    var datasets = [{ label: "Value", data: [{ x: c.values[0], y: 0 }], pointRadius: 7, pointBackgroundColor: colour, pointBorderColor: colour }];
+    if (c.low[0] !== null) {
+      datasets.push({ label: "Interval", data: [{ x: c.low[0], y: 0 }, { x: c.high[0], y: 0 }], showLine: true, borderColor: colour, borderWidth: 3, pointRadius: 0 });
+    }
+    if (c.threshold !== null) {
+      datasets.push({ label: "Threshold", data: [{ x: c.threshold, y: -1 }, { x: c.threshold, y: 1 }], showLine: true,
+        borderColor: "#57606a", borderDash: [4, 4], borderWidth: 1.5, pointRadius: 0 });
+    }
+    new Chart(canvas, {
+      type: "scatter",
+      data: { datasets: datasets },
+      options: { animation: false, maintainAspectRatio: false, plugins: { legend: { display: false } },
+        scales: { y: { min: -1, max: 1, display: false }, x: { suggestedMin: 0 } } },
+    });
+  }
+
   function draw(canvas, c) {
+    if (c.kind === "disparity") return drawDisparity(canvas, c);
     var points = [], bars = [];
     c.labels.forEach(function (label, i) {
       if (c.values[i] === null) return;
