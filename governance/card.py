@@ -9,6 +9,9 @@ from .services import classification_current
 
 # Other apps (monitoring) may fill the monitoring section: `callable(version) -> dict`.
 MONITORING_STATUS_PROVIDERS = []
+# The fairness app fills the computed bias report: `callable(version) -> {"summary": str,
+# "lines": [markdown lines], "url": str} | None`.
+BIAS_REPORT_PROVIDERS = []
 
 
 def _datasets(qs):
@@ -36,6 +39,9 @@ def model_card_data(*, version: ModelVersion) -> dict:
     monitoring = {"status": "not configured", "detail": "No monitoring app reported on this version."}
     for provider in MONITORING_STATUS_PROVIDERS:
         monitoring = provider(version) or monitoring
+    computed_bias = None
+    for provider in BIAS_REPORT_PROVIDERS:
+        computed_bias = provider(version) or computed_bias
     return {
         "model": model.name,
         "version": version.number,
@@ -70,6 +76,7 @@ def model_card_data(*, version: ModelVersion) -> dict:
             "limitations": text.limitations if text else "",
         },
         "bias_report": text.bias_report if text else {},
+        "computed_bias_report": computed_bias,
         "governance": [
             {
                 "promotion": p.pk, "from_stage": p.from_stage, "target_stage": p.target_stage, "status": p.status,
@@ -154,6 +161,9 @@ def model_card_markdown(card: dict) -> str:
         f"- {group}: " + ", ".join(f"{k} {v}" for k, v in sorted(metrics.items()))
         for group, metrics in sorted(card["bias_report"].items())
     ] or ["_None attached._"]
+    if card.get("computed_bias_report"):
+        lines += ["", "### Computed bias report", "", card["computed_bias_report"]["summary"], ""]
+        lines += card["computed_bias_report"]["lines"]
     lines += ["", "## Gates and sign-offs", ""]
     if not card["governance"]:
         lines.append("_No promotion requested yet._")

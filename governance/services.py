@@ -72,6 +72,11 @@ def raci_for(*, use_case: UseCase) -> RaciMatrix:
         return RaciMatrix(use_case=use_case, cells=json.loads(json.dumps(defaults.RACI)), assignments={})
 
 
+# Evidence other apps hold (fairness: the bias report): `key -> callable(version) -> JSON or None`.
+# Each non-None value joins the fingerprint, so a new or changed one lapses open requests.
+EVIDENCE_PROVIDERS: dict = {}
+
+
 def lineage_fingerprint(version: ModelVersion) -> str:
     """SHA-256 over the evidence an approval vouches for: artifact, every lineage link (training
     and validation datasets with their provenance), code, and the model card's content and bias
@@ -93,6 +98,9 @@ def lineage_fingerprint(version: ModelVersion) -> str:
             "bias_report": card.bias_report if card else {},
         },
     }
+    extra = {key: value for key, provider in sorted(EVIDENCE_PROVIDERS.items()) if (value := provider(version)) is not None}
+    if extra:  # absent when no app holds evidence, so fingerprints stored before stay valid
+        content["evidence"] = extra
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 

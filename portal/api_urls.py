@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from abtests.api import ExperimentViewSet
 from audit.api import AuditEventViewSet, AuditPointInTimeView, AuditVerifyView
 from core.views import ApiTokenViewSet, BackgroundJobViewSet, MeView
+from fairness import api as fairness_api
 from governance import api as governance_api
 from monitoring import api as monitoring_api
 from privacy import api as privacy_api
@@ -61,5 +62,8 @@ urlpatterns = [
          monitoring_api.AlertCloseView.as_view(), name="version-monitoring-alert-close"),
     path("datasets/<int:pk>/lineage/", privacy_api.DatasetLineageView.as_view(), name="dataset-lineage"),
     path("datasets/<int:pk>/subject-keys/", privacy_api.SubjectKeysView.as_view(), name="dataset-subject-keys"),
+    path("use-cases/<int:pk>/sensitive-attributes/", fairness_api.SensitiveAttributesView.as_view(), name="use-case-sensitive-attributes"),
+    path("models/<str:name>/versions/<int:number>/bias-reports/", fairness_api.VersionBiasReportsView.as_view(), name="version-bias-reports"),
+    path("bias-reports/<int:pk>/", fairness_api.BiasReportView.as_view(), name="bias-report"),
     *router.urls,
 ]

@@ -5,6 +5,7 @@ from django.urls import path
 from . import (
     audit_views,
     experiment_views,
+    fairness_views,
     governance_views,
     monitoring_views,
     privacy_views,
@@ -51,6 +52,10 @@ urlpatterns = [
     path("policies/edit/<int:tier>/<str:consideration>/", governance_views.policy_cell_edit, name="policy-cell"),
     path("policies/edit/review-intervals/", governance_views.policy_intervals_edit, name="policy-intervals"),
     path("inventory/<str:name>/v/<int:number>/card/", governance_views.model_card, name="model-card"),
+    path("inventory/<str:name>/v/<int:number>/fairness/", fairness_views.fairness_page, name="fairness"),
+    path("inventory/<str:name>/v/<int:number>/fairness/upload/", fairness_views.fairness_upload, name="fairness-upload"),
+    path("inventory/<str:name>/v/<int:number>/fairness/report.csv", fairness_views.fairness_export_csv, name="fairness-export-csv"),
+    path("inventory/<str:name>/v/<int:number>/fairness/report.md", fairness_views.fairness_export_md, name="fairness-export-md"),
     path("inventory/<str:name>/v/<int:number>/card/exceptions/", governance_views.gate_exception_grant, name="gate-exception-grant"),
     path("governance/proposals/", governance_views.proposals, name="proposals"),
     path("governance/proposals/<int:pk>/", governance_views.proposal_detail, name="proposal"),

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "monitoring",
     "mlflow_api",
     "privacy",
+    "fairness",
     "portal",
 ]
 
@@ -205,6 +206,8 @@ STORAGES = {
 # Artifact uploads are streamed to a temporary file in chunks; never held whole in memory.
 ARTIFACT_MAX_BYTES = envint("ARTIFACT_MAX_BYTES", 512 * 1024 * 1024)
 EVENTS_MAX_BYTES = envint("EVENTS_MAX_BYTES", 256 * 1024 * 1024)  # one experiment event upload (413 beyond)
+# Largest evaluation set for a bias report (400 beyond; nothing stored).
+FAIRNESS_MAX_BYTES = envint("FAIRNESS_MAX_BYTES", 512 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = envint("FILE_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 50 * 1024 * 1024)
 

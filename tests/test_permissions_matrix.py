@@ -120,6 +120,15 @@ MATRIX = {
     # The model's data scientists, risk officers, admins may point at a retraining; v2 has no
     # training data recorded, so the service refuses it (400).
     ("api:obligation-retrained", "POST"): "401 403 400|403 400 403 400",
+    # --- API: fairness (bias reports) -----------------------------------------------------------
+    ("api:use-case-sensitive-attributes", "GET"): "401 403 200 200 200 200",
+    # The owner may add attributes (stricter), a risk officer not owning the use case sets them.
+    ("api:use-case-sensitive-attributes", "PUT"): "401 403 200|403 200 403 200",
+    ("api:version-bias-reports", "GET"): "401 403 200 200 200 200",
+    # Only the version's owners (and admins) ask for reports; the world's use cases name no
+    # attributes yet, so an allowed request conflicts (409).
+    ("api:version-bias-reports", "POST"): "401 403 409|403 403 403 409",
+    ("api:bias-report", "GET"): "401 403 404 404 404 404",
     # --- API: audit -----------------------------------------------------------------------------
     ("api:audit-event-list", "GET"): "401 403 200 200 200 200",
     ("api:audit-event-detail", "GET"): "401 403 200 200 200 200",
@@ -205,6 +214,12 @@ MATRIX = {
     ("portal:privacy-obligation-sign", "POST"): "302 403 403 302 403 403",
     ("portal:privacy-obligation-retrained", "POST"): "302 403 400|403 400 403 400",
     ("portal:privacy-subject-keys", "POST"): "302 403 302|403 403 403 302",
+    # Bias report page: everyone signed in reads; the upload is decided by the service (redirect
+    # with its message); exports answer 404 while no report was computed.
+    ("portal:fairness", "GET"): "302 200 200 200 200 200",
+    ("portal:fairness-upload", "POST"): "302 302 302 302 302 302",
+    ("portal:fairness-export-csv", "GET"): "302 404 404 404 404 404",
+    ("portal:fairness-export-md", "GET"): "302 404 404 404 404 404",
     # The auditors' console: auditors, risk officers and admins.
     ("portal:audit", "GET"): "302 403 403 200 200 200",
     ("portal:audit-export", "GET"): "302 403 403 200 200 200",
@@ -357,6 +372,10 @@ def target(world, route: str, method: str, owner: str):
         "api:version-detail": {"name": m, "number": v1}, "api:version-artifact": {"name": m, "number": v1},
         "api:version-card": {"name": m, "number": v1}, "api:version-card-md": {"name": m, "number": v1},
         "api:use-case-classification": {"pk": uc}, "api:use-case-raci": {"pk": uc},
+        "api:use-case-sensitive-attributes": {"pk": uc}, "api:version-bias-reports": {"name": m, "number": v1},
+        "api:bias-report": {"pk": 999999},
+        "portal:fairness": {"name": m, "number": v1}, "portal:fairness-upload": {"name": m, "number": v1},
+        "portal:fairness-export-csv": {"name": m, "number": v1}, "portal:fairness-export-md": {"name": m, "number": v1},
         "api:promotion-detail": {"pk": o["promotion"].pk}, "api:promotion-approve": {"pk": o["promotion"].pk},
         "api:promotion-reject": {"pk": o["promotion"].pk}, "api:promotion-withdraw": {"pk": o["promotion"].pk},
         "api:promotion-complete": {"pk": o["promotion"].pk},
@@ -421,6 +440,7 @@ def target(world, route: str, method: str, owner: str):
         ("api:use-case-classification", "PUT"): {"answers": LOW},
         ("api:use-case-raci", "PUT"): {"assignments": {"business_analyst": ["sam"]}},
         ("api:version-card", "PUT"): {"intended_use": "Limits"},
+        ("api:use-case-sensitive-attributes", "PUT"): {"attributes": ["gender"]},
         ("api:promotion-list", "POST"): {"model": m, "version": o["v2"].number, "target_stage": "qa"},
         ("api:promotion-approve", "POST"): {"comment": "ok"},
         ("api:promotion-reject", "POST"): {"comment": "not yet"},

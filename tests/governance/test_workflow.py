@@ -238,12 +238,14 @@ def test_non_human_gates_hold_promotion_until_met(tier1, cast):
 
 
 def test_bias_report_gate_and_uninstalled_gates_stay_unmet(tier1, cast):
+    """`bias_report` is checked by the fairness app (tests/fairness); the card's free-text bias
+    report no longer meets it, but it is still evidence."""
     data = services.policy_current().data
     data["tiers"]["1"]["bias_harm"] = [{
         "text": "Bias report by age band", "gate": "bias_report",
         "params": {"subpopulations": ["under_25", "over_65"]}, "stages": ["qa"],
     }]
-    data["tiers"]["1"]["monitoring"] = [{"text": "Future check", "gate": "not_installed_yet", "params": {}, "stages": ["preproduction"]}]
+    data["tiers"]["1"]["monitoring"] = [{"text": "Future check", "gate": "not_installed_yet", "params": {}, "stages": ["qa"]}]
     services.policy_update(actor=cast["rita"], data=data)
     version = tier1["version"]
     p = services.promotion_request(actor=cast["dana"], version=version, target_stage="qa")
@@ -251,22 +253,14 @@ def test_bias_report_gate_and_uninstalled_gates_stay_unmet(tier1, cast):
     p.refresh_from_db()
     assert p.status == "approved"
     bias = next(i for i in services.promotion_checklist(promotion=p) if i["key"] == "bias_report")
-    assert bias["detail"] == "Bias report lacks: under_25, over_65"
-    assert bias["evidence_url"].endswith("/credit-gbm/versions/1/card/")
+    assert bias["met"] is False
     with pytest.raises(InvalidInput):
         services.model_card_update(actor=cast["dana"], version=version, bias_report={"under_25": {}})
+    future = next(i for i in services.promotion_checklist(promotion=p) if i["key"] == "not_installed_yet")
+    assert future["met"] is False and "No check is installed" in future["detail"]
     services.model_card_update(actor=cast["dana"], version=version, bias_report={"under_25": {"auc": 0.7}, "over_65": {"auc": 0.75}})
     p.refresh_from_db()
     assert p.status == "lapsed"  # the bias report is evidence: the approval did not see it
-    p = services.promotion_request(actor=cast["dana"], version=version, target_stage="qa")
-    services.signoff_approve(promotion=p, actor=cast["rita"])
-    version.refresh_from_db()
-    assert version.stage == "qa"
-
-    p2 = services.promotion_request(actor=cast["dana"], version=version, target_stage="preproduction")
-    services.signoff_approve(promotion=p2, actor=cast["rita"])
-    future = next(i for i in services.promotion_checklist(promotion=p2) if i["key"] == "not_installed_yet")
-    assert future["met"] is False and "No check is installed" in future["detail"]
 
 
 def test_requests_from_a_stage_the_version_left_lapse(tier1, cast, advance):

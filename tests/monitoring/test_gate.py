@@ -66,11 +66,11 @@ def test_list_endpoints_query_counts(monitored, upload, api, django_assert_num_q
         run_check(api("dana").post(base_url(monitored) + "checks/", ALL, format="json").json()["id"])
     client = api("audrey")
     client.get(base_url(monitored) + "checks/")  # token lookup warmed
-    # token, user's roles, version, count, page of checks, their parts (prefetch)
-    with django_assert_num_queries(6):
-        assert client.get(base_url(monitored) + "checks/").json()["count"] == 2
-    # token, roles, version, count, page of alerts with users
+    # token with its user and roles (one query), version, count, page of checks, their parts
     with django_assert_num_queries(5):
+        assert client.get(base_url(monitored) + "checks/").json()["count"] == 2
+    # token with user and roles, version, count, page of alerts with users
+    with django_assert_num_queries(4):
         assert client.get(base_url(monitored) + "alerts/").json()["count"] == 1
 
 
