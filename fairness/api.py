@@ -2,10 +2,11 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import parsers, serializers, status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import limits
 from registry.models import ModelVersion, UseCase
 
 from . import services
@@ -69,7 +70,7 @@ class VersionBiasReportsView(APIView):
     """GET the version's reports (newest first); POST an evaluation set (multipart `file`) or
     `{evaluation_set}` to queue a report (202 with the pending report; poll it or its job)."""
 
-    parser_classes = [parsers.MultiPartParser, parsers.FormParser, parsers.JSONParser]
+    parser_classes = [limits.MultiPartParser, limits.FormParser, limits.JSONParser]
 
     @extend_schema(responses={200: BiasReportSerializer(many=True)})
     def get(self, request, name, number):

@@ -4,6 +4,7 @@ Each state change is one keyword-only function: permission check, one transactio
 event written with `audit_record` in that transaction.
 """
 
+import copy
 import hashlib
 import json
 import logging
@@ -48,7 +49,9 @@ def _current(model, data, **extra):
     migration loads them, but a flushed test database or a reset table may lack them)."""
     current = model.objects.order_by("-number").first()
     if current is None:
-        current, _ = model.objects.get_or_create(number=1, defaults={"data": data, **extra})
+        # A copy: the row's data is handed to callers, who may edit it into a new version; the
+        # shipped defaults must not change with it.
+        current, _ = model.objects.get_or_create(number=1, defaults={"data": copy.deepcopy(data), **extra})
     return current
 
 

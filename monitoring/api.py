@@ -96,6 +96,7 @@ class MonitorSerializer(serializers.ModelSerializer):
     has_reference = serializers.SerializerMethodField()
     drift_status = serializers.CharField(read_only=True, help_text="unknown | ok | warning | drift")
     task = serializers.CharField(required=False, allow_blank=True, help_text="'' (infer) | binary_classification | regression")
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="null until first configured")
 
     class Meta:
         model = Monitor
@@ -268,6 +269,7 @@ class ReferenceView(APIView):
 class BatchListView(APIView):
     """Production batches. POST one file per time window; the same file again answers 200 with
     the stored batch and stores nothing."""
+    pagination_class = Pagination  # the schema shows the paginated envelope
 
     parser_classes = [DataFileParser]
 
@@ -308,6 +310,7 @@ class LabelsView(APIView):
 
 class CheckListView(APIView):
     """Drift checks of the version; POST queues one (workers run it; poll the jobs or the check)."""
+    pagination_class = Pagination  # the schema shows the paginated envelope
 
     parser_classes = [JSONParser]
 
@@ -339,6 +342,7 @@ class CheckDetailView(APIView):
 
 class AlertListView(APIView):
     """Alerts of the version (all statuses; `?status=open` to filter)."""
+    pagination_class = Pagination  # the schema shows the paginated envelope
 
     @extend_schema(responses={200: AlertSerializer(many=True)})
     def get(self, request, name, number):
@@ -379,6 +383,7 @@ class AlertCloseView(AlertActionView):
 
 class OpenAlertsView(APIView):
     """Every alert not yet closed, across versions (the dashboard's list)."""
+    pagination_class = Pagination  # the schema shows the paginated envelope
 
     @extend_schema(responses={200: AlertSerializer(many=True)})
     def get(self, request):

@@ -34,6 +34,7 @@ from governance import approvals
 from governance import services as governance_services
 from governance.defaults import TIERS
 from governance.models import Classification, PromotionRequest, SignOff
+from monitoring.selectors import models_with_alerts
 from registry import access
 from registry.models import Dataset, ModelVersion, RegisteredModel, Stage, Tag, UseCase
 from registry.services import model_version_artifact_check_enqueue
@@ -101,10 +102,12 @@ def inventory(request):
             latest_number=Max("versions__number"),
             production_number=Max("versions__number", filter=Q(versions__stage=Stage.PRODUCTION)),
             tier=Subquery(_current_tier.filter(use_case=OuterRef("use_case_id")).values("tier")[:1]),
+            # An open monitoring alert (drift or degradation) on any of the model's versions.
+            has_alert=Exists(models_with_alerts().filter(version__model_id=OuterRef("pk"))),
         )
         .order_by("name")
     )
-    filters = {key: request.GET.get(key, "").strip() for key in ("q", "stage", "owner", "use_case", "tag", "tier")}
+    filters = {key: request.GET.get(key, "").strip() for key in ("q", "stage", "owner", "use_case", "tag", "tier", "alert")}
     if filters["q"]:
         models = models.filter(Q(name__icontains=filters["q"]) | Q(description__icontains=filters["q"]))
     if filters["stage"] in Stage.values:
@@ -122,6 +125,8 @@ def inventory(request):
         )))
     if filters["tier"].isdigit():
         models = models.filter(tier=int(filters["tier"]))
+    if filters["alert"] in ("open", "none"):
+        models = models.filter(has_alert=filters["alert"] == "open")
     context = {
         "section": "inventory",
         "page": page_of(request, models),

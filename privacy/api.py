@@ -2,11 +2,12 @@
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, parsers, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import limits
 from core.errors import NotFound
 from registry.models import Dataset, ModelVersion
 
@@ -36,7 +37,7 @@ class DatasetLineageView(APIView):
 class SubjectKeysView(APIView):
     """The dataset's data-subject key index (salted hashes; only its summary is ever shown)."""
 
-    parser_classes = [parsers.MultiPartParser]
+    parser_classes = [limits.MultiPartParser]
 
     @extend_schema(responses={200: SubjectKeyIndexSerializer})
     def get(self, request, pk):

@@ -68,8 +68,9 @@ def test_assign_endpoint_is_stable_and_writes_nothing(api, make_experiment, djan
     client.get("/api/v1/me/")  # warm the token
     answers = []
     for unit in ("alice", "bob", "carol", "alice"):
-        # token with its user, roles; the experiment; its arms; their versions — reads only
-        with django_assert_num_queries(5) as ctx:
+        # token with its user and roles (one query); the experiment; its arms; their versions —
+        # reads only
+        with django_assert_num_queries(4) as ctx:
             r = client.get(f"/api/v1/experiments/{exp.pk}/assign/", {"unit": unit})
         assert all(q["sql"].lstrip().upper().startswith("SELECT") for q in ctx.captured_queries)
         assert r.status_code == 200

@@ -93,3 +93,20 @@ def test_scoring_scheme_is_versioned_data(inventory, cast):
     assert v2.number == 2
     c = services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     assert c.tier == 4 and c.scheme == v2
+
+
+def test_a_policy_made_from_the_defaults_never_edits_the_shipped_defaults(cast):
+    """A flushed table gets the defaults as version 1; editing that row's data for a new version
+    (as the policy editor does) must leave the defaults that the next empty table gets alone."""
+    import copy
+
+    from governance import defaults
+    from governance.models import Policy, ScoringScheme
+
+    shipped = copy.deepcopy(defaults.POLICY)
+    Policy.objects.all().delete()
+    ScoringScheme.objects.all().delete()
+    data = services.policy_current().data
+    data["tiers"]["1"]["bias_harm"] = [{"text": "Bias report", "gate": "bias_report", "stages": ["qa"]}]
+    services.scheme_current().data["questions"] = []
+    assert defaults.POLICY == shipped and defaults.QUESTIONNAIRE["questions"]

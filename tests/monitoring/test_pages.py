@@ -61,3 +61,14 @@ def test_auditor_sees_no_forms_and_cannot_post(client, cast, drifted):
     assert "Run a drift check" not in text and "Acknowledge" not in text
     r = client.post(page_url(drifted, "check/"), follow=True)
     assert DriftCheck.objects.filter(version=drifted).count() == 1 and "ask for checks" in r.content.decode()
+
+
+def test_inventory_filters_models_by_open_alerts(client, cast, drifted):
+    """Issue 10: alerts show in the inventory's alert filter, and a closed alert leaves it."""
+    client.force_login(cast["rita"])
+    with_alert = client.get("/inventory/", {"alert": "open"})
+    assert [m.name for m in with_alert.context["page"]] == [drifted.model.name]
+    assert "open alert" in with_alert.content.decode()
+    assert drifted.model.name not in [m.name for m in client.get("/inventory/", {"alert": "none"}).context["page"]]
+    Alert.objects.filter(version=drifted).update(status=Alert.Status.CLOSED)
+    assert not list(client.get("/inventory/", {"alert": "open"}).context["page"])

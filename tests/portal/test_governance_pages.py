@@ -111,7 +111,7 @@ def test_raci_grid_shows_validation_messages_per_task(browse, inventory):
     response = browse("rita").post(url, form, follow=True)
     body = response.content.decode()
     assert "RACI matrix saved." in body and 'value="omar, rita"' in body
-    assert "Move to qa (Model acceptance): omar, rita" in body
+    assert "Moves to QA (Model acceptance): omar, rita" in body
 
 
 def test_raci_is_read_only_for_outsiders(browse, inventory):
