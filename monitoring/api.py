@@ -5,10 +5,8 @@ Views validate, call one service, serialise the result. Uploads are multipart wi
 and hashed on the way; the file is deleted after the request.
 """
 
-import hashlib
 import json
 
-from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.db.models import Prefetch
 from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.http.multipartparser import MultiPartParserError
@@ -25,27 +23,11 @@ from core.api import Pagination
 from core.errors import InvalidInput
 from core.limits import JSONParser
 from registry.models import ModelVersion
+from registry.uploads import StreamingHashHandler
 
 from . import services
 from .models import Alert, Batch, CheckPart, DriftCheck, FeatureDrift, Monitor, ReferenceProfile
 from .selectors import open_alerts
-
-
-class HashingTempFileHandler(TemporaryFileUploadHandler):
-    """Spool to disk (no size limit besides the disk) and compute SHA-256 while bytes arrive."""
-
-    def new_file(self, *args, **kwargs):
-        super().new_file(*args, **kwargs)
-        self.hasher = hashlib.sha256()
-
-    def receive_data_chunk(self, raw_data, start):
-        self.hasher.update(raw_data)
-        return super().receive_data_chunk(raw_data, start)
-
-    def file_complete(self, file_size):
-        uploaded = super().file_complete(file_size)
-        uploaded.sha256 = self.hasher.hexdigest()
-        return uploaded
 
 
 class _DataFileParser(MultiPartParser):
@@ -55,7 +37,7 @@ class _DataFileParser(MultiPartParser):
         meta["CONTENT_TYPE"] = media_type
         encoding = parser_context.get("encoding", "utf-8")
         try:
-            data, files = DjangoMultiPartParser(meta, stream, [HashingTempFileHandler(request._request)], encoding).parse()
+            data, files = DjangoMultiPartParser(meta, stream, [StreamingHashHandler(request._request)], encoding).parse()
         except MultiPartParserError as exc:
             raise ParseError(f"Multipart form parse error - {exc}") from exc
         return DataAndFiles(data, files)

@@ -20,7 +20,10 @@ def too_large_message() -> str:
     return f"Artifact exceeds the limit of {settings.ARTIFACT_MAX_BYTES} bytes."
 
 
-class HashingUploadHandler(TemporaryFileUploadHandler):
+class StreamingHashHandler(TemporaryFileUploadHandler):
+    """Spool to disk and compute SHA-256 while the bytes arrive (`uploaded.sha256`); no limit
+    but the disk (monitoring's data files use it as it is)."""
+
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
         self.hasher = hashlib.sha256()
@@ -28,8 +31,6 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
 
     def receive_data_chunk(self, raw_data, start):
         self.received += len(raw_data)
-        if self.received > settings.ARTIFACT_MAX_BYTES:
-            raise PayloadTooLarge(too_large_message())
         self.hasher.update(raw_data)
         return super().receive_data_chunk(raw_data, start)
 
@@ -37,6 +38,15 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         uploaded = super().file_complete(file_size)
         uploaded.sha256 = self.hasher.hexdigest()
         return uploaded
+
+
+class HashingUploadHandler(StreamingHashHandler):
+    """An artifact: 413 as soon as it passes `ARTIFACT_MAX_BYTES`."""
+
+    def receive_data_chunk(self, raw_data, start):
+        if self.received + len(raw_data) > settings.ARTIFACT_MAX_BYTES:
+            raise PayloadTooLarge(too_large_message())
+        return super().receive_data_chunk(raw_data, start)
 
 
 class ArtifactMultiPartParser(MultiPartParser):
