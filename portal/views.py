@@ -34,7 +34,7 @@ from governance import approvals
 from governance import services as governance_services
 from governance.defaults import TIERS
 from governance.models import Classification, PromotionRequest, SignOff
-from monitoring.selectors import models_with_alerts
+from monitoring.selectors import models_with_alerts, open_alerts
 from registry import access
 from registry.models import Dataset, ModelVersion, RegisteredModel, Stage, Tag, UseCase
 from registry.services import model_version_artifact_check_enqueue
@@ -87,6 +87,8 @@ def dashboard(request):
             for event in events_visible_to(request.user).filter(action__in=labels.GOVERNANCE_ACTIONS).order_by("-seq")[:10]
         ],
         "running_experiments": running_experiments(),
+        # The newest open drift or performance alerts (monitoring decides what is open).
+        "alerts": list(open_alerts()[:5]),
         "overdue_reviews": overdue_reviews_count(request.user),
     }
     return render(request, "portal/dashboard.html", context)

@@ -72,3 +72,12 @@ def test_inventory_filters_models_by_open_alerts(client, cast, drifted):
     assert drifted.model.name not in [m.name for m in client.get("/inventory/", {"alert": "none"}).context["page"]]
     Alert.objects.filter(version=drifted).update(status=Alert.Status.CLOSED)
     assert not list(client.get("/inventory/", {"alert": "open"}).context["page"])
+
+
+def test_dashboard_shows_open_alerts_until_closed(client, cast, drifted):
+    client.force_login(cast["rita"])
+    panel = client.get("/").content.decode().split('id="monitoring-panel"')[1].split("</section>")[0]
+    assert f"alert on {drifted}" in panel and page_url(drifted) in panel
+    Alert.objects.filter(version=drifted).update(status=Alert.Status.CLOSED)
+    panel = client.get("/").content.decode().split('id="monitoring-panel"')[1].split("</section>")[0]
+    assert "No open drift or performance alert." in panel
