@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import connection
 
 from .models import BackgroundJob
-from .services import job_claim, job_finish, job_heartbeat, job_release
+from .services import job_claim, job_create, job_finish, job_heartbeat, job_release
 
 logger = logging.getLogger(__name__)
 
@@ -106,3 +106,21 @@ def job_task(**celery_options):
         return task
 
     return decorate
+
+
+def beat_sweep(*, kind: str, job_id: int | None, run, key: str, done: str) -> int | str:
+    """A periodic sweep that beat sends without a job id (due reviews, due drift checks, passed
+    retention dates): it gets a job row of its own, claimed like any job so that a message
+    delivered twice works once. `run()` returns the objects it made; the job records their ids
+    under `key` and "<count> <done>". Returns the count, or "skipped" when the job was claimed."""
+    if job_id is None:
+        job_id = job_create(kind=kind, message="Queued by beat").pk
+    if not job_claim(job_id=job_id):
+        return "skipped"
+    try:
+        made = run()
+    except Exception as exc:
+        job_finish(job_id=job_id, ok=False, message=f"Failed: {exc}")
+        raise
+    job_finish(job_id=job_id, ok=True, result={key: [obj.pk for obj in made]}, message=f"{len(made)} {done}")
+    return len(made)

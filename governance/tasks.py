@@ -6,7 +6,7 @@ import urllib.request
 from celery import shared_task
 from django.conf import settings
 
-from core.services import job_claim, job_create, job_finish
+from core.jobs import beat_sweep
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -38,17 +38,8 @@ def reviews_open_due_task(job_id: int | None = None):
     by the one-open-review-per-version constraint."""
     from .services import reviews_open_due
 
-    if job_id is None:
-        job_id = job_create(kind="reviews_open_due", message="Queued by beat").pk
-    if not job_claim(job_id=job_id):
-        return "skipped"
-    try:
-        opened = reviews_open_due()
-    except Exception as exc:
-        job_finish(job_id=job_id, ok=False, message=f"Failed: {exc}")
-        raise
-    job_finish(job_id=job_id, ok=True, result={"opened": [r.pk for r in opened]}, message=f"{len(opened)} review(s) opened")
-    return len(opened)
+    return beat_sweep(kind="reviews_open_due", job_id=job_id, run=reviews_open_due, key="opened",
+                      done="review(s) opened")
 
 
 

@@ -1,7 +1,8 @@
 from celery import shared_task
 
+from core.jobs import beat_sweep
 from core.models import BackgroundJob
-from core.services import job_claim, job_create, job_finish, job_release
+from core.services import job_claim, job_finish, job_release
 
 
 @shared_task(bind=True, max_retries=3, default_retry_delay=10, retry_backoff=True)
@@ -35,14 +36,5 @@ def checks_due_task(job_id: int | None = None):
     """Beat: queue the scheduled checks that fell due."""
     from .services import checks_due
 
-    if job_id is None:
-        job_id = job_create(kind="monitoring_checks_due", message="Queued by beat").pk
-    if not job_claim(job_id=job_id):
-        return "skipped"
-    try:
-        queued = checks_due()
-    except Exception as exc:
-        job_finish(job_id=job_id, ok=False, message=f"Failed: {exc}")
-        raise
-    job_finish(job_id=job_id, ok=True, result={"checks": [c.pk for c in queued]}, message=f"{len(queued)} check(s) queued")
-    return len(queued)
+    return beat_sweep(kind="monitoring_checks_due", job_id=job_id, run=checks_due, key="checks",
+                      done="check(s) queued")
