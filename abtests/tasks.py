@@ -1,13 +1,10 @@
-import logging
+"""Worker entry points of experiments: thin wrappers that take a job id (see core/jobs.py)."""
 
 from celery import shared_task
 
-from core.models import BackgroundJob
-from core.services import job_claim, job_finish, job_release
+from core.jobs import TRANSIENT, JobOutcome, beat_sweep, job_task
 
 from .analyses import analyses_due, analysis_fail, analysis_run
-
-log = logging.getLogger(__name__)
 
 #: What the job widget says after the job's status ("Succeeded …"), in people's words.
 FINISHED = {
@@ -16,30 +13,26 @@ FINISHED = {
 }
 
 
-@shared_task(bind=True, max_retries=3, default_retry_delay=10)
-def analysis_run_task(self, job_id: int):
-    """Run one queued analysis. Idempotent: claims the job first, so a duplicate delivery is a no-op.
-    An unexpected error is retried; after the last try the analysis is recorded as failed, with
-    the time and a message for people (the exception goes to the worker's log)."""
-    if not job_claim(job_id=job_id):
-        return "skipped: job already claimed or finished"
-    job = BackgroundJob.objects.get(pk=job_id)
-    try:
-        analysis = analysis_run(analysis_id=int(job.object_id))
-    except Exception as exc:
-        if self.request.retries < self.max_retries:
-            job_release(job_id=job_id, message=f"Retrying after an error ({type(exc).__name__})")
-            raise self.retry(exc=exc) from exc
-        log.exception("analysis %s failed (job %s)", job.object_id, job_id)
-        analysis = analysis_fail(analysis_id=int(job.object_id), error=exc, attempts=self.request.retries + 1)
-        job_finish(job_id=job_id, ok=False, message=analysis.results["error"])
-        raise
-    job_finish(job_id=job_id, ok=analysis.status != "failed", result={"analysis": analysis.pk, "status": analysis.status},
-               message=FINISHED.get(analysis.status) or analysis.results.get("error", ""))
-    return analysis.status
+def _analysis_failed(job, exc, attempts):
+    """Record the analysis as failed, with the time and a message for people (the exception
+    itself goes to the worker's log); that message is the job's too."""
+    return analysis_fail(analysis_id=int(job.object_id), error=exc, attempts=attempts).results["error"]
+
+
+@job_task(failed=_analysis_failed, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
+def analysis_run_task(job):
+    """Run one queued analysis (the job's object). A database away for a moment is retried three
+    times, backing off; any other error, or the last retry's, fails the analysis at once."""
+    analysis = analysis_run(analysis_id=int(job.object_id))
+    return JobOutcome(
+        ok=analysis.status != "failed",
+        result={"analysis": analysis.pk, "status": analysis.status},
+        message=FINISHED.get(analysis.status) or analysis.results.get("error", ""),
+    )
 
 
 @shared_task
-def analyses_due_task():
+def analyses_due_task(job_id: int | None = None):
     """Beat: queue analyses for running experiments that reached their horizon."""
-    return len(analyses_due())
+    return beat_sweep(kind="abtests_analyses_due", job_id=job_id, run=analyses_due, key="analyses",
+                      done="analysis(es) queued")

@@ -12,8 +12,12 @@
   beat (`jobs_redispatch`) can tell a slow job from one whose worker died;
 - records the outcome the body returns (a `JobOutcome`, or None for "Done");
 - on an exception: if Celery will retry it (`autoretry_for=(…)` matches and retries are left) the
-  job goes back to pending for the retry to claim; otherwise the job is failed with the error, and
-  the exception is re-raised so it is logged once, by Celery.
+  job goes back to pending for the retry to claim; otherwise `failed(job, exc, attempts)` (if
+  given) records the failure on the job's object and may return the message for people, the job
+  is failed with it, and the exception is re-raised so it is logged once, by Celery.
+
+Retry only what may pass: `autoretry_for=TRANSIENT` (the database or a network storage away for a
+moment), with `retry_backoff=True` and a bounded `max_retries`. Errors in the data fail at once.
 """
 
 import dataclasses
@@ -24,12 +28,16 @@ from contextlib import contextmanager
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 
 from .models import BackgroundJob
 from .services import job_claim, job_create, job_finish, job_heartbeat, job_release
 
 logger = logging.getLogger(__name__)
+
+#: Errors worth a retry: the database (connection lost, deadlock, serialization failure — all
+#: OperationalError on PostgreSQL) or a storage/network peer gone for a moment.
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
 @dataclasses.dataclass
@@ -69,12 +77,26 @@ def heartbeat(*, job_id: int, attempt: int, every: float | None = None):
 def _will_retry(task, exc: BaseException) -> bool:
     retry_on = tuple(getattr(task, "autoretry_for", ()) or ())
     max_retries = task.max_retries
+    if task.request.called_directly:  # `task(job_id)` in this process: Celery re-raises, never retries
+        return False
     return bool(retry_on) and isinstance(exc, retry_on) and (
         max_retries is None or task.request.retries < max_retries
     )
 
 
-def job_run(*, task, job_id: int, body) -> str:
+def _failed(failed, job, exc: Exception, attempts: int) -> str:
+    """The job's message for a failure that sticks; `failed` records it on the job's object."""
+    message = f"Failed: {exc}"
+    if failed is None:
+        return message
+    try:
+        return failed(job, exc, attempts) or message
+    except Exception:  # noqa: BLE001 - the job must still be finished; the hook's error is logged
+        logger.exception("job %s: recording the failure on its object failed", job.pk)
+        return message
+
+
+def job_run(*, task, job_id: int, body, failed=None) -> str:
     """Claim job `job_id`, run `body(job)` under a heartbeat, record what it returns."""
     attempt = job_claim(job_id=job_id, heartbeat=True)
     if not attempt:
@@ -87,21 +109,25 @@ def job_run(*, task, job_id: int, body) -> str:
         if _will_retry(task, exc):
             job_release(job_id=job_id, attempt=attempt, message=f"Retrying after: {exc}"[:300])
         else:
-            job_finish(job_id=job_id, attempt=attempt, ok=False, message=f"Failed: {exc}")
+            message = _failed(failed, job, exc, task.request.retries + 1)
+            job_finish(job_id=job_id, attempt=attempt, ok=False, message=message)
         raise
     job_finish(job_id=job_id, attempt=attempt, ok=outcome.ok, result=outcome.result, message=outcome.message)
     return "succeeded" if outcome.ok else "failed"
 
 
-def job_task(**celery_options):
-    """Decorator: `body(job) -> JobOutcome | None` becomes a Celery task taking a job id."""
+def job_task(*, failed=None, **celery_options):
+    """Decorator: `body(job) -> JobOutcome | None` becomes a Celery task taking a job id.
+
+    `failed(job, exc, attempts) -> str | None`: called once when the job fails for good (no retry
+    left), to record the failure on the job's object; returns the job's message for people."""
 
     def decorate(body):
         @shared_task(bind=True, name=celery_options.pop("name", f"{body.__module__}.{body.__name__}"),
                      **celery_options)
         @functools.wraps(body)
         def task(self, job_id: int):
-            return job_run(task=self, job_id=job_id, body=body)
+            return job_run(task=self, job_id=job_id, body=body, failed=failed)
 
         return task
 

@@ -1,40 +1,31 @@
-from celery import shared_task
+"""Worker entry points of monitoring: thin wrappers that take a job id (see core/jobs.py)."""
 
-from core.jobs import beat_sweep
-from core.models import BackgroundJob
-from core.services import job_claim, job_finish, job_release
+from celery import current_task, shared_task
+
+from core.jobs import TRANSIENT, JobOutcome, beat_sweep, job_task
+
+from .services import check_fail, check_part_run, checks_due
 
 
-@shared_task(bind=True, max_retries=3, default_retry_delay=10, retry_backoff=True)
-def check_part_task(self, job_id: int):
-    """Check one chunk of features. Idempotent: claims the job; a part already done is skipped."""
-    from .models import CheckPart, DriftCheck
-    from .services import check_part_run
+def _part_failed(job, exc, attempts):
+    check_fail(part_id=int(job.object_id), error=str(exc))
+    return f"Check failed: {exc}"
 
-    if not job_claim(job_id=job_id):
-        return "skipped: job already claimed or finished"
-    job = BackgroundJob.objects.get(pk=job_id)
-    try:
-        part = check_part_run(part_id=int(job.object_id), worker=self.request.hostname or "")
-    except Exception as exc:
-        if self.request.retries < self.max_retries:
-            job_release(job_id=job_id, message=f"Retrying after: {exc}")
-            raise self.retry(exc=exc) from exc
-        part = CheckPart.objects.filter(pk=int(job.object_id)).first()
-        if part:
-            DriftCheck.objects.filter(pk=part.check_run_id, status=DriftCheck.Status.RUNNING).update(
-                status=DriftCheck.Status.FAILED, error=str(exc)[:2000])
-        job_finish(job_id=job_id, ok=False, message=f"Check failed: {exc}")
-        raise
-    job_finish(job_id=job_id, ok=True, result={"check": part.check_run_id, "part": part.index, "features": part.features},
-               message=f"Checked {len(part.features)} feature(s)")
-    return part.pk
+
+@job_task(failed=_part_failed, autoretry_for=TRANSIENT, retry_backoff=True, max_retries=3)
+def check_part_task(job):
+    """Check one chunk of features (the job's object); a part already done is skipped. The
+    database away for a moment is retried; anything else fails the whole check."""
+    part = check_part_run(part_id=int(job.object_id), worker=current_task.request.hostname or "")
+    return JobOutcome(
+        ok=True,
+        result={"check": part.check_run_id, "part": part.index, "features": part.features},
+        message=f"Checked {len(part.features)} feature(s)",
+    )
 
 
 @shared_task
 def checks_due_task(job_id: int | None = None):
     """Beat: queue the scheduled checks that fell due."""
-    from .services import checks_due
-
     return beat_sweep(kind="monitoring_checks_due", job_id=job_id, run=checks_due, key="checks",
                       done="check(s) queued")

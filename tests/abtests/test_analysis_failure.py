@@ -3,7 +3,7 @@ people — never left `finished_at: null` with a raw database message."""
 
 import numpy as np
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, OperationalError, ProgrammingError
 
 from abtests import aggregates
 from abtests.analyses import analysis_request
@@ -16,30 +16,49 @@ from .conftest import ab_csv
 pytestmark = pytest.mark.django_db
 
 
-def test_a_database_error_fails_the_analysis_with_its_time_and_a_plain_message(
-    make_experiment, upload, cast, monkeypatch, django_capture_on_commit_callbacks
-):
+def _failing_analysis(make_experiment, upload, cast, monkeypatch, capture, error):
     rng = np.random.default_rng(3)
     exp = make_experiment("welch_t")
     upload(exp, ab_csv(rng.normal(0, 1, 80), rng.normal(0, 1, 80)))
-    raw = 'unrecognized token: ":"'
+    calls = []
 
     def broken(*args, **kwargs):
-        raise DatabaseError(raw)
+        calls.append(1)
+        raise error
 
     monkeypatch.setattr(aggregates, "arm_moments", broken)
-    with django_capture_on_commit_callbacks(execute=False):
+    with capture(execute=False):
         analysis = analysis_request(actor=cast["dana"], experiment=exp)
     result = analysis_run_task.apply(args=[analysis.job_id])  # eager, retries included
     assert result.failed()
-
     analysis.refresh_from_db()
+    return analysis, BackgroundJob.objects.get(pk=analysis.job_id), len(calls)
+
+
+def test_a_database_away_for_a_moment_is_retried_then_fails_the_analysis_with_its_time_and_a_plain_message(
+    make_experiment, upload, cast, monkeypatch, django_capture_on_commit_callbacks
+):
+    raw = "server closed the connection unexpectedly"
+    analysis, job, calls = _failing_analysis(make_experiment, upload, cast, monkeypatch,
+                                             django_capture_on_commit_callbacks, OperationalError(raw))
+    assert calls == 4 and job.attempts == 4  # the first run and three retries, each claiming the job
     assert analysis.status == Analysis.Status.FAILED
     assert analysis.finished_at is not None
     message = analysis.results["error"]
-    assert "could not be computed" in message and raw not in message
-    job = BackgroundJob.objects.get(pk=analysis.job_id)
-    assert job.status == BackgroundJob.Status.FAILED and raw not in job.message and job.attempts == 4
+    assert "could not be computed" in message and "after 4 attempt(s)" in message and raw not in message
+    assert job.status == BackgroundJob.Status.FAILED and job.message == message
+
+
+def test_an_error_that_a_retry_cannot_cure_fails_the_analysis_at_once(
+    make_experiment, upload, cast, monkeypatch, django_capture_on_commit_callbacks
+):
+    raw = 'unrecognized token: ":"'
+    analysis, job, calls = _failing_analysis(make_experiment, upload, cast, monkeypatch,
+                                             django_capture_on_commit_callbacks, ProgrammingError(raw))
+    assert calls == 1 and job.attempts == 1
+    assert analysis.status == Analysis.Status.FAILED and analysis.finished_at is not None
+    assert "after 1 attempt(s)" in analysis.results["error"] and raw not in analysis.results["error"]
+    assert job.status == BackgroundJob.Status.FAILED and raw not in job.message
 
 
 def test_data_that_cannot_support_the_test_fails_with_the_reason(make_experiment, upload, analyse):
