@@ -1,6 +1,5 @@
 """Requesting and running analyses (the services; `analysis.py` computes one)."""
 
-from celery import current_app
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,7 +29,7 @@ def analysis_request(*, actor, experiment: Experiment, trigger: str = "request")
     analysis.save(update_fields=["job"])
     audit_record(action="experiment.analysis_request", actor=actor, obj=experiment,
                  changes={"analysis": {"before": None, "after": analysis.pk}, "trigger": {"before": None, "after": trigger}})
-    job_enqueue(job=job, task=current_app.signature(ANALYSIS_TASK))
+    job_enqueue(job=job, task=ANALYSIS_TASK)
     return analysis
 
 

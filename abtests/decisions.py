@@ -5,6 +5,8 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput
+from governance.services import promotion_request
+from registry.models import STAGE_ORDER
 
 from .access import can_decide, require
 from .models import Analysis, Decision, Experiment
@@ -70,9 +72,6 @@ def _open_promotion(exp: Experiment, version, decider) -> str:
     person who decided (the trail records who did what; as its requester, the decider cannot
     also approve it). Returns the request id, or why none was opened (e.g. already in
     production, use case unclassified)."""
-    from governance.services import promotion_request
-    from registry.models import STAGE_ORDER
-
     if version.stage not in STAGE_ORDER or version.stage == STAGE_ORDER[-1]:
         return f"not opened: version is {version.stage}"
     target = STAGE_ORDER[STAGE_ORDER.index(version.stage) + 1]

@@ -2,13 +2,13 @@
 
 from governance.gates import GateResult, register_gate
 
+from .models import Decision
+
 
 @register_gate("ab_result_in_favour", label="A/B or shadow result in favour of this version")
 def ab_result_in_favour(*, version, promotion, params) -> GateResult:
     """Met when a decided experiment adopted this version on a completed analysis (planned horizon
     reached, not stopped early) whose primary result for it is significant and in its favour."""
-    from .models import Decision
-
     decisions = (
         Decision.objects.filter(outcome=Decision.Outcome.ADOPT, version=version, experiment__stopped_early=False,
                                 analysis__status="completed")

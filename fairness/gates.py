@@ -6,6 +6,7 @@ from governance.gates import GateResult, register_gate
 from governance.services import EVIDENCE_PROVIDERS
 
 from .metrics import DISPARITIES
+from .services import report_latest, requirements
 
 
 def page_url(version) -> str:
@@ -30,8 +31,6 @@ def bias_report(*, version, promotion, params) -> GateResult:
     """Met when the newest computed bias report of this version was made on its artifact, covers
     the use case's sensitive attributes and the policy's `subpopulations`, was judged by the
     thresholds of the tier, and no judgement failed."""
-    from .services import report_latest, requirements
-
     url = page_url(version)
     req = requirements(version=version, tier=promotion.tier if promotion else None,
                        params=params if promotion else None)
@@ -58,8 +57,6 @@ def bias_report(*, version, promotion, params) -> GateResult:
 
 
 def _evidence(version):
-    from .services import report_latest
-
     report = report_latest(version=version)
     if report is None:
         return None
@@ -67,8 +64,6 @@ def _evidence(version):
 
 
 def _card(version):
-    from .services import report_latest
-
     report = report_latest(version=version)
     if report is None:
         return None

@@ -166,9 +166,11 @@ def bias_report_request(*, actor, version: ModelVersion, upload=None, filename: 
         return _queue(actor, version, evaluation_set, req)
 
 
-def _queue(actor, version, evaluation_set, req) -> BiasReport:
-    from .tasks import bias_report_compute_task
+#: Sent by name: the tasks module imports this one, not the other way round.
+BIAS_REPORT_TASK = "fairness.tasks.bias_report_compute_task"
 
+
+def _queue(actor, version, evaluation_set, req) -> BiasReport:
     report = BiasReport.objects.create(
         version=version, evaluation_set=evaluation_set, artifact_sha256=version.sha256,
         evaluation_sha256=evaluation_set.sha256, attributes=req["attributes"], intersections=req["intersections"],
@@ -183,7 +185,7 @@ def _queue(actor, version, evaluation_set, req) -> BiasReport:
                           "evaluation_sha256": {"before": None, "after": evaluation_set.sha256},
                           "attributes": {"before": None, "after": req["attributes"]},
                           "thresholds": {"before": None, "after": req["thresholds"]}})
-    job_enqueue(job=job, task=bias_report_compute_task)
+    job_enqueue(job=job, task=BIAS_REPORT_TASK)
     return report
 
 

@@ -15,6 +15,8 @@ from django.core.mail import send_mail
 from django.db import transaction
 
 from audit.services import audit_record
+from governance.services import classification_current, policy_current, raci_for, review_open_early
+from governance.tasks import webhook_send
 
 from . import performance
 from .models import Alert, Monitor
@@ -24,21 +26,15 @@ logger = logging.getLogger(__name__)
 
 
 def tier_of(version) -> int:
-    from governance.services import classification_current
-
     classification = classification_current(use_case=version.model.use_case)
     return classification.tier if classification else 4  # unclassified: treated as strictest, as governance does
 
 
 def rules_for(version) -> dict:
-    from governance.services import policy_current
-
     return tier_rules(policy_current().data, tier_of(version))
 
 
 def recipients(version) -> list:
-    from governance.services import raci_for
-
     ids = raci_for(use_case=version.model.use_case).people_for("monitoring", {"A", "R"})
     if not ids:
         ids = {version.model.owner_id, version.model.use_case.owner_id}
@@ -71,8 +67,6 @@ def alerts_raise(*, check, results, verdicts) -> list[Alert]:
     if raised:
         Monitor.objects.filter(version=version).update(retraining_recommended=True)
         if rules["early_review"]:
-            from governance.services import review_open_early
-
             review_open_early(version=version, reason=f"Monitoring alert: {raised[0].detail[:200]}")
     return raised
 
@@ -102,8 +96,6 @@ def notify(*, alert_id: int) -> None:
         except Exception:  # noqa: BLE001 - the alert stands; the mail is a courtesy
             logger.exception("could not mail alert %s", alert.pk)
     if getattr(settings, "STEWARD_WEBHOOK_URL", ""):
-        from governance.tasks import webhook_send
-
         payload = {"event": f"monitoring.{alert.kind}", "alert": alert.pk, "model": version.model.name,
                    "version": version.number, "detail": alert.detail, "url": url,
                    "api_url": f"{base}/api/v1/models/{version.model.name}/versions/{version.number}/monitoring/alerts/{alert.pk}/"}

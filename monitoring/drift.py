@@ -38,11 +38,12 @@ Dataset drift: the share of drifted features reaches `drift_share` (default 0.5)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import stats
 from scipy.spatial import distance
+from statsmodels.stats.multitest import multipletests
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -522,8 +523,6 @@ def categorical_drift(name: str, ref_counts: dict, cur_counts: dict, *, method: 
 
 def bh_adjust(p_values: list[float], alpha: float = 0.05) -> tuple[list[bool], list[float]]:
     """Benjamini–Hochberg (statsmodels `multipletests`, method 'fdr_bh')."""
-    from statsmodels.stats.multitest import multipletests
-
     if not p_values:
         return [], []
     reject, adjusted, _, _ = multipletests(p_values, alpha=alpha, method="fdr_bh")
@@ -532,8 +531,6 @@ def bh_adjust(p_values: list[float], alpha: float = 0.05) -> tuple[list[bool], l
 
 def apply_bh(results: list[FeatureResult], alpha: float = 0.05) -> list[FeatureResult]:
     """Adjust the p-value tests together; distance methods have no p-value and keep their verdict."""
-    from dataclasses import replace
-
     idx = [i for i, r in enumerate(results) if r.p_value is not None and np.isfinite(r.p_value)]
     reject, adjusted = bh_adjust([results[i].p_value for i in idx], alpha)
     out = [replace(r, drifted_adjusted=r.drifted) for r in results]

@@ -2,12 +2,12 @@
 
 from governance.gates import GateResult, register_gate
 
+from .models import Monitor, ReferenceProfile
+
 
 @register_gate("drift_monitoring", label="Drift monitoring configured")
 def drift_monitoring(*, version, promotion, params) -> GateResult:
     """Met when the version has a reference profile and a check schedule."""
-    from .models import Monitor, ReferenceProfile
-
     profile = ReferenceProfile.objects.filter(version=version).only("rows", "features").first()
     monitor = Monitor.objects.filter(version=version).only("schedule_minutes").first()
     schedule = monitor.schedule_minutes if monitor else None

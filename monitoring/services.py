@@ -8,6 +8,7 @@ row rejects the whole file and leaves what was stored before untouched.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -22,6 +23,7 @@ from core.services import job_create, job_enqueue
 from registry.models import ModelVersion, Stage
 
 from . import access, drift, ingest, performance
+from .alerts import alerts_raise
 from .models import (
     Alert,
     Batch,
@@ -524,6 +526,10 @@ def _window_batches(check: DriftCheck, profile: ReferenceProfile):
                                 window_start__gte=check.window_start, window_end__lte=check.window_end)
 
 
+#: Sent by name: the tasks module imports this one, not the other way round.
+CHECK_PART_TASK = "monitoring.tasks.check_part_task"
+
+
 @transaction.atomic
 def check_request(*, actor, version: ModelVersion, window_start=None, window_end=None,
                   trigger: str = DriftCheck.Trigger.MANUAL) -> DriftCheck:
@@ -544,15 +550,13 @@ def check_request(*, actor, version: ModelVersion, window_start=None, window_end
                 "fdr_control": monitor.fdr_control, "fdr_alpha": monitor.fdr_alpha, "profile": profile.pk,
                 "task": monitor.task, "score_threshold": monitor.score_threshold},
     )
-    from .tasks import check_part_task
-
     names = [f["name"] for f in profile.features]
     size = monitor.chunk_size
     for index, start in enumerate(range(0, len(names), size)):
         part = CheckPart.objects.create(check_run=check, index=index, features=names[start:start + size])
         job = job_create(kind="drift_check_part", actor=actor, obj=part, message="Queued")
         CheckPart.objects.filter(pk=part.pk).update(job=job)
-        job_enqueue(job=job, task=check_part_task)
+        job_enqueue(job=job, task=CHECK_PART_TASK)
     audit_record(action="monitoring.check_request", actor=actor, obj=check, changes={
         "version": {"before": None, "after": str(version)}, "window": {"before": None, "after": [window_start, window_end]},
         "trigger": {"before": None, "after": trigger}})
@@ -607,6 +611,14 @@ def check_part_run(*, part_id: int, worker: str = "") -> CheckPart:
     check_finalize(check_id=check.pk)
     part.refresh_from_db()
     return part
+
+
+def check_fail(*, part_id: int, error: str) -> None:
+    """A part could not be computed (the worker gave up): its check, if still running, fails."""
+    part = CheckPart.objects.filter(pk=part_id).only("check_run_id").first()
+    if part:
+        DriftCheck.objects.filter(pk=part.check_run_id, status=DriftCheck.Status.RUNNING).update(
+            status=DriftCheck.Status.FAILED, error=error[:2000])
 
 
 def _jsonable(value):
@@ -664,15 +676,11 @@ def check_finalize(*, check_id: int) -> DriftCheck:
         "drift_status": {"before": None, "after": check.drift_status},
         "drifted_features": {"before": None, "after": [r.feature for r, v in zip(results, verdicts, strict=True) if v]},
         "share": {"before": None, "after": dataset.share}})
-    from .alerts import alerts_raise
-
     alerts_raise(check=check, results=results, verdicts=verdicts)
     return check
 
 
 def _nan(r):
-    from dataclasses import replace
-
     return replace(r, statistic=float("nan"))
 
 

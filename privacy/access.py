@@ -5,6 +5,7 @@ towards the person, and the data scientists whose models a request touches are t
 """
 
 from core.roles import Role, has_role, is_admin
+from governance.services import raci_for
 
 
 def can_make_request(user) -> bool:
@@ -35,8 +36,6 @@ def governed_ids(obligation) -> set[int]:
 
 def accountable_ids(use_case) -> set[int]:
     """The use case's Accountable for model acceptance (RACI)."""
-    from governance.services import raci_for
-
     return raci_for(use_case=use_case).people_for("model_acceptance", {"A"})
 
 

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.roles import Role, has_role
+from governance.models import RaciMatrix
 from registry.lineage import ancestors, descendants
 from registry.models import Dataset, ModelVersion
 
@@ -91,8 +92,6 @@ def obligations_overdue(*, model_id: int, today=None) -> list[Obligation]:
 def obligations_to_act(user):
     """Open obligations this person must act on: the model's data scientists (retrain), the use
     case's Accountable and risk officers (sign a risk acceptance). Admins see them all."""
-    from governance.models import RaciMatrix
-
     if not has_role(user, Role.DATA_SCIENTIST, Role.RISK_OFFICER, Role.ADMIN):
         return Obligation.objects.none()
     open_ = Obligation.objects.filter(status=Obligation.Status.OPEN).select_related("model__use_case")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.refusals import refusals_audited
+from governance.services import classification_current, policy_current
 from registry.models import Dataset, ModelVersion, RegisteredModel, UseCase
 
 from . import access, selectors
@@ -135,8 +136,6 @@ def subject_keys_upload(*, actor, dataset: Dataset, fileobj) -> SubjectKeyIndex:
 def due_days(*, use_case: UseCase) -> int:
     """Days to close an obligation: the current policy's `privacy_obligation_due_days` (a
     number, or {tier: days}), else DEFAULT_DUE_DAYS."""
-    from governance.services import classification_current, policy_current
-
     setting = policy_current().data.get("privacy_obligation_due_days")
     if isinstance(setting, dict):
         current = classification_current(use_case=use_case)
