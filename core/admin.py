@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 
 from .models import ApiToken, BackgroundJob
@@ -68,8 +69,6 @@ def admin_register_fallbacks(*, site, app_labels) -> None:
     """Register `ReadOnlyAdmin` for every model of `app_labels` that no admin module registered,
     so auditors see every object, and give every model readable labels. Runs after the admin's
     autodiscovery (see `CoreConfig.ready`)."""
-    from django.apps import apps
-
     for label in app_labels:
         if not apps.is_installed(label):
             continue

@@ -26,6 +26,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, pagination, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from .errors import Forbidden, ServiceError
 from .refusals import mark_audited, refusal_record
@@ -228,8 +229,6 @@ def exception_handler(exc, context):
     special = special_error(exc)
     if special is not None:
         status_code, code, detail, headers = special
-        from rest_framework.views import set_rollback
-
         set_rollback()
         response = Response(_body(status_code, code, detail, {}, request), status=status_code, headers=headers)
         response._has_been_logged = status_code >= 500  # logged above; Django would log it again
@@ -252,8 +251,6 @@ def exception_handler(exc, context):
 
     response = drf_exception_handler(exc, context)
     if response is None:
-        from rest_framework.views import set_rollback
-
         set_rollback()
         status_code, code, detail, _ = unexpected_error(exc, request)
         response = Response(_body(status_code, code, detail, {}, request), status=status_code)

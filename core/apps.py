@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+from .role_permissions import OUR_APPS, post_migrate_sync
 
 
 class CoreConfig(AppConfig):
@@ -6,18 +9,15 @@ class CoreConfig(AppConfig):
     verbose_name = "Accounts, tokens and background jobs"
 
     def ready(self):
-        from django.db.models.signals import post_migrate
+        # Imported here, not above: they import models and the admin, which exist only once the
+        # apps are loaded.
+        from django.contrib import admin
 
-        from . import signals  # noqa: F401
-        from .role_permissions import post_migrate_sync
+        from . import signals  # noqa: F401 - connects the login and role receivers
+        from .admin import admin_register_fallbacks
 
         post_migrate.connect(post_migrate_sync, dispatch_uid="core.role_permissions")
 
         # The admin app is ready (and has imported every admin module) before ours: models left
         # without an admin get a read-only one, so the auditors' console shows every object.
-        from django.contrib import admin
-
-        from .admin import admin_register_fallbacks
-        from .role_permissions import OUR_APPS
-
         admin_register_fallbacks(site=admin.site, app_labels=OUR_APPS)

@@ -8,6 +8,7 @@ from rest_framework.permissions import SAFE_METHODS
 
 from .models import ApiToken
 from .roles import Role, is_read_only
+from .throttling import BadTokenThrottle
 
 
 class ReadOnlyToken(exceptions.PermissionDenied):
@@ -112,8 +113,6 @@ class HashedTokenAuthentication(authentication.TokenAuthentication):
         try:
             result = super().authenticate(request)
         except exceptions.AuthenticationFailed:
-            from .throttling import BadTokenThrottle
-
             throttle = BadTokenThrottle()
             if not throttle.allow_request(request, None):
                 raise exceptions.Throttled(wait=throttle.wait()) from None

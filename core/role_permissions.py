@@ -11,6 +11,7 @@ Writes belong to the services (which audit them), so the role groups hold no wri
 the admin; grant an exceptional right to a user, not to a role group.
 """
 
+from django.apps import apps as global_apps
 from django.db import DEFAULT_DB_ALIAS
 
 from .roles import Role
@@ -49,8 +50,7 @@ def sync_role_permissions(*, apps, using: str = DEFAULT_DB_ALIAS) -> None:
 def post_migrate_sync(sender, app_config=None, apps=None, using=DEFAULT_DB_ALIAS, **kwargs):
     """`post_migrate` is sent once per app, after auth created that app's permissions; each call
     grants whatever exists by then, so the last one sees every model."""
-    if apps is None:
-        from django.apps import apps
+    apps = apps or global_apps
     try:
         apps.get_model("auth", "Permission")
     except LookupError:  # a partial migrate that has not reached auth yet

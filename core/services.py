@@ -2,6 +2,7 @@
 
 import logging
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -91,8 +92,6 @@ def job_enqueue(*, job: BackgroundJob, task) -> None:
     job.task = name
 
     def send():
-        from celery import current_app
-
         try:
             registered = current_app.tasks.get(name)  # honours CELERY_TASK_ALWAYS_EAGER
             if registered is not None:
@@ -192,8 +191,6 @@ def jobs_redispatch(
     Each change is one conditional UPDATE that re-checks the condition, so a heartbeat arriving
     meanwhile wins, and two sweeps running at once release a job once.
     """
-    from celery import current_app
-
     now = timezone.now()
     dead_before = now - timezone.timedelta(seconds=dead_after_seconds)
     running = BackgroundJob.objects.filter(status=BackgroundJob.Status.RUNNING).exclude(task="")

@@ -1,11 +1,14 @@
 """Logins and failed logins go to the audit trail; a reading role opens the admin console."""
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import m2m_changed
 from django.dispatch import receiver
 
 from audit.services import audit_record
+
+from .role_permissions import VIEW_ONLY_ROLES
 
 
 @receiver(user_logged_in)
@@ -37,10 +40,6 @@ def _role_grants_console(sender, instance, action, reverse, pk_set, **kwargs):
     granted, never taken: staff status set by hand for other reasons stays."""
     if action != "post_add" or not pk_set:
         return
-    from django.contrib.auth.models import Group
-
-    from .role_permissions import VIEW_ONLY_ROLES
-
     User = get_user_model()
     if reverse:  # group.user_set.add(...)
         if instance.name not in VIEW_ONLY_ROLES:
