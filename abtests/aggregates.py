@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Count, F, FloatField, Sum
+from django.db.models import Count, F, FloatField, Q, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
@@ -61,8 +61,6 @@ class Window:
 
     def queryset(self, experiment_id: int):
         """The same restriction as an ORM queryset of the experiment's events."""
-        from django.db.models import Q
-
         qs = Event.objects.filter(experiment_id=experiment_id)
         if self.before is not None:
             qs = qs.filter(timestamp__lt=self.before)

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -22,8 +23,6 @@ class FiniteJSONObjectField(serializers.JSONField):
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        from django.core.exceptions import ValidationError
-
         # JSON-encoded in a multipart form, it skipped the JSON parser's bounds.
         problem = json_problem(value)
         if problem:
