@@ -6,6 +6,7 @@ from fairlearn.metrics import demographic_parity_difference
 
 from audit.models import AuditEvent
 from core.errors import Conflict, Forbidden, InvalidInput
+from core.models import BackgroundJob
 from fairness import services as fairness
 from fairness.models import BiasReport, EvaluationSet
 from fairness.tasks import bias_report_compute_task
@@ -193,3 +194,19 @@ def test_an_evaluation_set_past_the_size_limit_is_refused(governed, cast, settin
         fairness.bias_report_request(actor=cast["dana"], version=governed["version"], upload=csv_upload(evaluation_frame(n=200)))
     assert "FAIRNESS_MAX_BYTES" in info.value.fields["file"][0]
     assert not EvaluationSet.objects.exists()
+
+
+def test_a_report_that_cannot_be_computed_fails_once_and_is_audited_once(governed, cast, monkeypatch,
+                                                                         django_capture_on_commit_callbacks):
+    from fairness import tasks
+
+    with django_capture_on_commit_callbacks(execute=False):
+        report = fairness.bias_report_request(actor=cast["dana"], version=governed["version"], upload=csv_upload(evaluation_frame()))
+    monkeypatch.setattr(tasks, "bias_report_compute", lambda **kw: (_ for _ in ()).throw(ValueError("row 7: label is 'maybe'")))
+    assert tasks.bias_report_compute_task.apply(args=[report.job_id]).failed()  # eager: no retry for bad data
+    assert bias_report_compute_task(report.job_id).startswith("skipped")
+    report.refresh_from_db()
+    job = BackgroundJob.objects.get(pk=report.job_id)
+    assert report.status == "failed" and "label is 'maybe'" in report.error
+    assert (job.status, job.attempts, job.message) == ("failed", 1, "Bias report failed: row 7: label is 'maybe'")
+    assert AuditEvent.objects.filter(action="bias_report.fail", object_id=str(report.pk)).count() == 1
