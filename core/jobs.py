@@ -107,9 +107,10 @@ def job_run(*, task, job_id: int, body, failed=None) -> str:
             outcome = body(job) or JobOutcome()
     except Exception as exc:
         if _will_retry(task, exc):
-            job_release(job_id=job_id, attempt=attempt, message=f"Retrying after: {exc}"[:300])
+            # The type only: the page shows this message, the log has the error itself.
+            job_release(job_id=job_id, attempt=attempt, message=f"Retrying after an error ({type(exc).__name__})")
         else:
-            message = _failed(failed, job, exc, task.request.retries + 1)
+            message = _failed(failed, job, exc, attempt)
             job_finish(job_id=job_id, attempt=attempt, ok=False, message=message)
         raise
     job_finish(job_id=job_id, attempt=attempt, ok=outcome.ok, result=outcome.result, message=outcome.message)
@@ -120,7 +121,8 @@ def job_task(*, failed=None, **celery_options):
     """Decorator: `body(job) -> JobOutcome | None` becomes a Celery task taking a job id.
 
     `failed(job, exc, attempts) -> str | None`: called once when the job fails for good (no retry
-    left), to record the failure on the job's object; returns the job's message for people."""
+    left; `attempts`: the runs the job had), to record the failure on the job's object; returns
+    the job's message for people."""
 
     def decorate(body):
         @shared_task(bind=True, name=celery_options.pop("name", f"{body.__module__}.{body.__name__}"),
