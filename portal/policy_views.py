@@ -106,7 +106,7 @@ def policy_cell_edit(request, tier, consideration):
     problems, comment, rows, status = [], "", _cell_rows(original), 200
     if request.method == "POST":
         form = PolicyCellForm(request.POST, current=current)
-        comment = request.POST.get("comment", "").strip()
+        comment = form.data.get("comment", "").strip()  # shown again as typed
         status = 400
         if form.is_valid():
             measures = form.measures(original)
@@ -156,7 +156,7 @@ def policy_intervals_edit(request):
     problems, status = [], 200
     if request.method == "POST":
         form = IntervalsForm(request.POST, current=current)
-        intervals = {t: request.POST.get(f"days-{t}", "").strip() for t in sorted(defaults.TIERS)}
+        intervals = {t: form.data.get(f"days-{t}", "").strip() for t in sorted(defaults.TIERS)}  # as typed
         status = 400
         if form.is_valid():
             try:
