@@ -9,6 +9,8 @@ from abtests.models import Decision, Experiment
 from core.errors import ServiceError
 from registry.models import ModelVersion
 
+from .forms import add_service_errors
+
 E = Experiment
 
 
@@ -88,15 +90,7 @@ class DesignForm(forms.Form):
 
     def add_service_error(self, exc: ServiceError) -> None:
         """Put the service's field messages next to the inputs; the rest above the form."""
-        for key, problems in exc.fields.items():
-            problems = problems if isinstance(problems, list) else [problems]
-            for problem in problems:
-                if key in self.fields:
-                    self.add_error(key, str(problem))
-                else:
-                    self.add_error(None, f"{key.replace('_', ' ')}: {problem}" if key != "non_field_errors" else str(problem))
-        if not exc.fields:
-            self.add_error(None, exc.message)
+        add_service_errors(self, exc)
 
     def service_arguments(self, model) -> dict:
         data = dict(self.cleaned_data)

@@ -13,17 +13,12 @@ from governance import defaults
 from governance import services as governance
 from governance.gates import all_gates
 
+from .forms import add_service_errors
 
-def attach(form: forms.Form, exc, rename=lambda key: key) -> None:
-    """A service's `fields` onto the form: each key `rename`d to an input name (or None for the
-    form as a whole). The service's `message` is shown by the view, above the form."""
-    for key, problems in exc.fields.items():
-        name = rename(key)
-        for problem in problems if isinstance(problems, list) else [problems]:
-            if name in form.fields:
-                form.add_error(name, str(problem))
-            else:
-                form.add_error(None, str(problem))
+
+def attach(form: forms.Form, exc, rename=None) -> None:
+    """`add_service_errors` for pages that show the service's message above the form."""
+    add_service_errors(form, exc, rename=rename, with_message=False)
 
 
 def errors_of(form: forms.Form | None) -> dict[str, list[str]]:
