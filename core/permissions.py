@@ -3,7 +3,7 @@ app's `access.py` and are called from here through `has_object_permission` hooks
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from .roles import is_read_only, user_roles
+from .roles import is_read_only, is_steward_user
 
 
 class IsStewardUser(BasePermission):
@@ -16,7 +16,7 @@ class IsStewardUser(BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
-        if not (user and user.is_authenticated and user_roles(user)):
+        if not is_steward_user(user):
             return False
         if request.method in SAFE_METHODS:
             return True

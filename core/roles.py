@@ -23,6 +23,13 @@ def user_roles(user) -> set[str]:
     return cached
 
 
+def is_steward_user(user) -> bool:
+    """Whether a user may use Steward at all: signed in and holding a role. The API's permission
+    funnel (`core.permissions.IsStewardUser`) and the portal (`portal.middleware`) both ask this;
+    a signed-in account without a role sees only who it is and its own tokens (`/api/v1/me/`)."""
+    return bool(getattr(user, "is_authenticated", False) and user_roles(user))
+
+
 def has_role(user, *roles: str) -> bool:
     return bool(user_roles(user) & set(roles))
 

@@ -48,13 +48,13 @@ def signoffs_waiting(user) -> list[dict]:
     `governance.approvals` decides (the same function signing asks), with their due dates."""
     if not has_role(user, Role.DATA_SCIENTIST, Role.RISK_OFFICER, Role.ADMIN):
         return []
-    from .views import _inbox
+    from .signoff_views import inbox
 
     return [
         item(kind="signoff", badge="Sign-off",
              text=f"{p.version.model.name} v{p.version.number} → {labels.stage_label(p.target_stage)}, asked by {p.requester.username}",
              url=reverse("portal:promotion", args=[p.pk]), since=p.created_at, due=timezone.localdate(p.due))
-        for p in _inbox(user)[:LIMIT_PER_PROVIDER]
+        for p in inbox(user)[:LIMIT_PER_PROVIDER]
     ]
 
 

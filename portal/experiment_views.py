@@ -2,12 +2,12 @@
 you type), one experiment's life (start, stop, progress, analyses, decision) and the dashboard's
 panel of running experiments.
 
-One module for the experiment pages (about 480 lines: the design form, its plan partial and the
-detail page share the form and the analysis context). Writes go through the abtests services only (`lifecycle`, `analyses`, `decisions`); the form parses the person's input, the services
-decide. A refusal shows `ServiceError.message` and its `fields` next to the inputs.
+Writes go through the abtests services only (`lifecycle`, `analyses`, `decisions`); the forms
+(`experiment_forms.py`) parse the person's input, the services decide (the plan shown while
+typing is `abtests.planning.plan_compute`, as for the API and the design itself). A refusal shows
+`ServiceError.message` and its `fields` next to the inputs.
 """
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value
@@ -25,6 +25,7 @@ from audit.models import AuditEvent
 from core.errors import InvalidInput, ServiceError
 from registry.models import ModelVersion, RegisteredModel, Stage
 
+from .experiment_forms import DecisionForm, DesignForm, PlanForm, StopForm
 from .paging import page_of, querystring_without_page
 
 E = Experiment
@@ -51,100 +52,6 @@ def running_experiments(limit: int = 8) -> list[Experiment]:
 # --- the design form -------------------------------------------------------------------------
 
 
-class DesignForm(forms.Form):
-    """What a person types; `abtests.lifecycle` validates the design itself."""
-
-    name = forms.CharField(max_length=200)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    kind = forms.ChoiceField(choices=E.Kind.choices, initial=E.Kind.AB)
-    champion = forms.TypedChoiceField(coerce=int, label="Champion (control) version")
-    challengers = forms.TypedMultipleChoiceField(coerce=int, label="Challenger version(s)", widget=forms.CheckboxSelectMultiple)
-    metric_name = forms.CharField(max_length=100, initial="conversion", label="Goal metric")
-    metric_type = forms.ChoiceField(choices=E.MetricType.choices, label="Goal metric type")
-    direction = forms.ChoiceField(choices=E.Direction.choices)
-    secondary_metrics = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="One per line: name, binary or continuous (A/B only). P-values are Holm-adjusted.",
-    )
-    population = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), help_text="Who is in the experiment.")
-    splitting = forms.ChoiceField(choices=E.Splitting.choices, initial=E.Splitting.STICKY)
-    allocation = forms.CharField(
-        required=False, label="Traffic allocation", help_text="Weights per arm, control first (e.g. 1, 1). Empty: equal split."
-    )
-    test = forms.ChoiceField(choices=E.Test.choices)
-    alpha = forms.FloatField(initial=0.05, help_text="Significance level.")
-    power = forms.FloatField(initial=0.8)
-    mde = forms.FloatField(label="Minimum detectable effect", help_text="Absolute, in the metric's unit (rate points for binary).")
-    alternative = forms.ChoiceField(choices=E.Alternative.choices, initial=E.Alternative.TWO_SIDED)
-    baseline = forms.FloatField(required=False, help_text="The control's rate (binary) or mean (continuous, optional there).")
-    sd = forms.FloatField(required=False, label="Standard deviation", help_text="Continuous metrics.")
-    daily_units = forms.FloatField(required=False, label="Expected units per day", help_text="Gives the planned duration.")
-    sequential = forms.ChoiceField(choices=E.Sequential.choices, label="Sequential design", initial=E.Sequential.NONE)
-    looks = forms.IntegerField(required=False, label="Planned looks", help_text="Group-sequential designs: 2 to 50.")
-
-    DESIGN = ["name", "description", "kind", "champion", "challengers"]
-    PROTOCOL = ["metric_name", "metric_type", "direction", "secondary_metrics", "population", "splitting", "allocation"]
-    STATISTICS = ["test", "alpha", "power", "mde", "alternative", "baseline", "sd", "daily_units", "sequential", "looks"]
-
-    #: Fields the service requires for some designs only: said next to the label, not "(optional)".
-    REQUIRED_WHEN = {
-        "baseline": "required for a binary goal metric",
-        "sd": "required for a continuous goal metric",
-        "looks": "required for a group-sequential design",
-    }
-
-    def __init__(self, *args, versions=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        for name, when in self.REQUIRED_WHEN.items():
-            self.fields[name].required_when = when
-        choices = [(v.number, f"v{v.number} ({v.get_stage_display()})") for v in versions]
-        self.fields["champion"].choices = choices
-        self.fields["challengers"].choices = choices
-
-    def sections(self):
-        return [("Design", [self[n] for n in self.DESIGN]), ("Metrics, population and splitting", [self[n] for n in self.PROTOCOL]),
-                ("Statistical protocol", [self[n] for n in self.STATISTICS])]
-
-    def clean_secondary_metrics(self):
-        metrics = []
-        for number, line in enumerate(self.cleaned_data["secondary_metrics"].splitlines(), start=1):
-            if not line.strip():
-                continue
-            name, _, kind = (part.strip() for part in line.replace(":", ",").partition(","))
-            if not name or kind not in E.MetricType.values:
-                raise forms.ValidationError(f"Line {number}: write “name, binary” or “name, continuous”.")
-            metrics.append({"name": name, "type": kind})
-        return metrics
-
-    def clean_allocation(self):
-        text = self.cleaned_data["allocation"].strip()
-        if not text:
-            return None
-        try:
-            return [float(w) for w in text.replace(";", ",").split(",")]
-        except ValueError:
-            raise forms.ValidationError("Numbers separated by commas, one per arm.") from None
-
-    def add_service_error(self, exc: ServiceError) -> None:
-        """Put the service's field messages next to the inputs; the rest above the form."""
-        for key, problems in exc.fields.items():
-            problems = problems if isinstance(problems, list) else [problems]
-            for problem in problems:
-                if key in self.fields:
-                    self.add_error(key, str(problem))
-                else:
-                    self.add_error(None, f"{key.replace('_', ' ')}: {problem}" if key != "non_field_errors" else str(problem))
-        if not exc.fields:
-            self.add_error(None, exc.message)
-
-    def service_arguments(self, model) -> dict:
-        data = dict(self.cleaned_data)
-        numbers = {v.number: v for v in ModelVersion.objects.filter(model=model)}
-        data["champion"] = numbers[data["champion"]]
-        data["challengers"] = [numbers[n] for n in data["challengers"] if n in numbers]
-        return data
-
-
 def _initial(exp: Experiment) -> dict:
     arms = list(exp.arms.all())
     data = {f: getattr(exp, f) for f in DesignForm.base_fields if hasattr(exp, f) and f not in ("champion", "challengers")}
@@ -162,27 +69,15 @@ def _default_initial(versions: list) -> dict:
     return {"champion": champion.number if champion else None, "challengers": challengers}
 
 
-def _plan(data) -> dict:
-    """The numbers shown as you type: `abtests.planning.plan_compute` on the form's raw values."""
-    keys = ("metric_type", "mde", "alpha", "power", "alternative", "baseline", "sd", "daily_units", "kind", "sequential", "looks")
-    raw = {key: (data.get(key, "").strip() or None) for key in keys}
-    allocation = None
-    if raw_allocation := data.get("allocation", "").strip():
-        allocation = [w.strip() for w in raw_allocation.replace(";", ",").split(",")]
-    return planning.plan_compute(
-        metric_type=raw["metric_type"] or "", mde=raw["mde"], alpha=raw["alpha"] or 0.05, power=raw["power"] or 0.8,
-        alternative=raw["alternative"] or "two-sided", baseline=raw["baseline"], sd=raw["sd"], daily_units=raw["daily_units"],
-        allocation=allocation, kind=raw["kind"] or E.Kind.AB, sequential=raw["sequential"] or E.Sequential.NONE,
-        looks=raw["looks"],
-    )
-
-
 @login_required
 @require_POST
 def experiment_plan(request):
     """The plan partial: sample size per arm, total and planned duration, or why there are none."""
+    form = PlanForm(request.POST)
     try:
-        return render(request, "portal/experiments/_plan.html", {"plan": _plan(request.POST)})
+        if not form.is_valid():  # too long to be a number or a choice
+            raise InvalidInput("The plan's inputs are invalid.", fields={k: list(v) for k, v in form.errors.items()})
+        return render(request, "portal/experiments/_plan.html", {"plan": planning.plan_compute(**form.plan_arguments())})
     except ServiceError as exc:
         problems = [(key, _label(key), problem) for key, listed in exc.fields.items() for problem in listed]
         return render(request, "portal/experiments/_plan.html", {"error": exc, "problems": problems}, status=400)
@@ -416,7 +311,11 @@ def experiment_start(request, pk):
 @login_required
 @require_POST
 def experiment_stop(request, pk):
-    reason = request.POST.get("reason", "").strip()[:2000]
+    form = StopForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(m for ms in form.errors.values() for m in ms))
+        return redirect("portal:experiment", pk=pk)
+    reason = form.cleaned_data["reason"]
     return _act(request, pk, lambda exp: lifecycle.experiment_stop(actor=request.user, experiment=exp, reason=reason), "Stopped.")
 
 
@@ -451,15 +350,12 @@ def experiment_analysis(request, pk, analysis_id):
 @require_POST
 def experiment_decide(request, pk):
     exp = _experiment_or_404(pk)
-    version = None
-    if (number := request.POST.get("version", "")).isdigit():
-        version = next((a.version for a in exp.arms.all()[1:] if a.version.number == int(number)), None)
+    form = DecisionForm(request.POST)
     try:
-        outcome = request.POST.get("outcome", "")
-        if not outcome:
-            raise InvalidInput("Invalid decision.", fields={"outcome": ["Choose an outcome."]})
-        decisions.decision_record(actor=request.user, experiment=exp, outcome=outcome,
-                           rationale=request.POST.get("rationale", "").strip(), version=version)
+        if not form.is_valid():
+            raise InvalidInput("Invalid decision.", fields={k: list(v) for k, v in form.errors.items()})
+        decisions.decision_record(actor=request.user, experiment=exp, outcome=form.cleaned_data["outcome"],
+                                  rationale=form.cleaned_data["rationale"], version=form.challenger(exp))
     except ServiceError as exc:
         if exc.fields and exc.status_code == 400:
             return _detail(request, _experiment_or_404(pk), status=400,

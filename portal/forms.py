@@ -1,6 +1,6 @@
 """Forms of the data scientists' pages. They only parse what a person typed; the services in
 registry/, governance/ and abtests/ validate and decide (their `InvalidInput.fields` come back onto
-the form with `add_service_errors`)."""
+the form with `add_service_errors`, which every portal form uses)."""
 
 import json
 
@@ -45,15 +45,26 @@ def _tags(value: str) -> list[str]:
     return [t.strip() for t in value.replace(";", ",").split(",") if t.strip()]
 
 
-def add_service_errors(form: forms.Form, exc) -> None:
-    """Put a service's `InvalidInput.fields` on the form's fields (unknown keys on the form)."""
+def add_service_errors(form: forms.Form, exc, *, rename=None, with_message: bool = True) -> None:
+    """Put a service's `ServiceError.fields` on the form — the one way every portal form does it.
+
+    Each key, `rename`d to an input's name where the service's key is not one (`answers.decay` →
+    `q-decay`; None for "the form as a whole"), goes next to that input; a key no input matches
+    goes on the form, named. With no fields the service's message goes on the form, unless the
+    view shows it otherwise (`with_message=False`: the governance pages show it above the form)."""
     if not exc.fields:
-        form.add_error(None, exc.message)
+        if with_message:
+            form.add_error(None, exc.message)
         return
-    for key, messages in exc.fields.items():
-        field = key if key in form.fields else None
-        for message in messages if isinstance(messages, list) else [messages]:
-            form.add_error(field, f"{key}: {message}" if field is None and key != "__all__" else message)
+    for key, problems in exc.fields.items():
+        name = rename(key) if rename else key
+        for problem in problems if isinstance(problems, list) else [problems]:
+            if name in form.fields:
+                form.add_error(name, str(problem))
+            elif name is None or key in ("__all__", "non_field_errors"):
+                form.add_error(None, str(problem))
+            else:
+                form.add_error(None, f"{key.replace('_', ' ')}: {problem}")
 
 
 class ModelForm(forms.Form):

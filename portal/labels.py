@@ -28,6 +28,24 @@ APPROVER_ROLES = {
 # Audit actions (`AuditEvent.action`) as an auditor would say them.
 ACTIONS = {
     "access.refused": "Was refused an action",
+    # Fairness (fairness/services.py).
+    "fairness.attributes_set": "Set a use case's sensitive attributes",
+    "evaluation_set.upload": "Uploaded an evaluation set",
+    "bias_report.request": "Asked for a bias report",
+    "bias_report.complete": "Completed a bias report",
+    "bias_report.fail": "A bias report failed",
+    # MLflow's protocol (mlflow_api/services.py).
+    "mlflow.model_tag.set": "Set a model's MLflow tag",
+    "mlflow.model_tag.delete": "Deleted a model's MLflow tag",
+    "mlflow.artifact.stage": "Staged an artifact through MLflow",
+    "mlflow.version.create": "Registered a version through MLflow",
+    "mlflow.version_tag.set": "Set a version's MLflow tag",
+    "mlflow.version_tag.delete": "Deleted a version's MLflow tag",
+    "model_version.delete": "Deleted a model version",
+    "mlflow.alias.set": "Set a model alias",
+    "mlflow.alias.delete": "Deleted a model alias",
+    "mlflow.protected_alias.set": "Mapped a protected alias to a stage",
+    "mlflow.protected_alias.delete": "Removed a protected alias",
     "subject_keys.upload": "Uploaded a dataset's data-subject keys (hashed)",
     "subject_request.create": "Recorded a data-subject request",
     "objection.record": "Recorded an objection to automated decisions",

@@ -5,6 +5,7 @@ Like `views.py`: read with bounded queries, write only through `monitoring.servi
 refusal's `ServiceError.message`.
 """
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -91,8 +92,26 @@ def _performance_rows(history):
     return rows
 
 
-def _back(name, number, request):
-    return redirect(request.POST.get("next") or f"/inventory/{name}/v/{number}/monitoring/")
+def _back(name, number):
+    # Always the version's monitoring page: a posted "next" would let any link send people away.
+    return redirect("portal:version-monitoring", name=name, number=number)
+
+
+class ScheduleForm(forms.Form):
+    """Empty `schedule_minutes` switches the schedule off; which values are allowed, and who may
+    switch a production version's schedule off, is `monitoring.services.monitor_configure`'s."""
+
+    schedule_minutes = forms.IntegerField(required=False)
+    window_hours = forms.IntegerField(required=False)
+
+
+class CloseForm(forms.Form):
+    comment = forms.CharField(required=False, max_length=2000)
+
+
+def _form_problems(form) -> str:
+    return " ".join(f"{form.fields[k].label or k}: {m}" if k in form.fields else m
+                    for k, ms in form.errors.items() for m in ms)
 
 
 @login_required
@@ -104,23 +123,26 @@ def monitoring_check(request, name, number):
         messages.success(request, f"Check {check.pk} queued: {check.parts.count()} worker task(s).")
     except ServiceError as exc:
         messages.error(request, exc.message)
-    return _back(name, number, request)
+    return _back(name, number)
 
 
 @login_required
 @require_POST
 def monitoring_schedule(request, name, number):
     version = _version_or_404(name, number)
-    raw = request.POST.get("schedule_minutes", "").strip()
-    fields = {"schedule_minutes": int(raw) if raw.isdigit() else None}
-    if request.POST.get("window_hours", "").strip().isdigit():
-        fields["window_hours"] = int(request.POST["window_hours"])
+    form = ScheduleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_problems(form))
+        return _back(name, number)
+    fields = {"schedule_minutes": form.cleaned_data["schedule_minutes"]}
+    if form.cleaned_data["window_hours"] is not None:
+        fields["window_hours"] = form.cleaned_data["window_hours"]
     try:
         monitoring.monitor_configure(actor=request.user, version=version, **fields)
         messages.success(request, "Schedule saved." if fields["schedule_minutes"] else "Schedule switched off.")
     except ServiceError as exc:
-        messages.error(request, exc.message)
-    return _back(name, number, request)
+        messages.error(request, " ".join([exc.message, *(m for ms in exc.fields.values() for m in ms)]))
+    return _back(name, number)
 
 
 @login_required
@@ -130,13 +152,17 @@ def monitoring_alert(request, name, number, alert_id, action):
         raise Http404("Unknown action.")
     version = _version_or_404(name, number)
     alert = get_object_or_404(Alert, version=version, pk=alert_id)
+    form = CloseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_problems(form))
+        return _back(name, number)
     try:
         if action == "acknowledge":
             monitoring.alert_acknowledge(actor=request.user, alert=alert)
             messages.success(request, "Alert acknowledged.")
         else:
-            monitoring.alert_close(actor=request.user, alert=alert, comment=request.POST.get("comment", ""))
+            monitoring.alert_close(actor=request.user, alert=alert, comment=form.cleaned_data["comment"])
             messages.success(request, "Alert closed.")
     except ServiceError as exc:
         messages.error(request, exc.message)
-    return _back(name, number, request)
+    return _back(name, number)

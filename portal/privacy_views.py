@@ -28,6 +28,27 @@ class RequestForm(forms.Form):
     note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class SignForm(forms.Form):
+    # Whether a statement is needed, and who may sign, is `privacy.services.obligation_sign`'s.
+    statement = forms.CharField(required=False, max_length=5000)
+
+
+class RetrainedForm(forms.Form):
+    version = forms.IntegerField(min_value=1, error_messages={
+        "required": "Choose a version of this model by its number.",
+        "invalid": "Choose a version of this model by its number.",
+        "min_value": "Choose a version of this model by its number.",
+    })
+
+
+class SubjectKeysForm(forms.Form):
+    file = forms.FileField(error_messages={"required": "Choose a file of keys, one per line."})
+
+
+def _problems(form: forms.Form) -> str:
+    return " ".join(m for ms in form.errors.values() for m in ms)
+
+
 def _errors(exc: ServiceError) -> str:
     return " ".join([exc.message, *(m for v in exc.fields.values() for m in v)])
 
@@ -97,9 +118,13 @@ def _back(request, obligation: Obligation, status=None):
 @require_POST
 def obligation_sign(request, pk):
     obligation = get_object_or_404(Obligation, pk=pk)
+    form = SignForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _problems(form))
+        return _back(request, obligation, 400)
     try:
         obligation = privacy.obligation_sign(actor=request.user, obligation=obligation,
-                                             statement=request.POST.get("statement", ""))
+                                             statement=form.cleaned_data["statement"])
     except ServiceError as exc:
         messages.error(request, _errors(exc))
         return _back(request, obligation, exc.status_code)
@@ -112,10 +137,11 @@ def obligation_sign(request, pk):
 @require_POST
 def obligation_retrained(request, pk):
     obligation = get_object_or_404(Obligation, pk=pk)
-    version = ModelVersion.objects.filter(model_id=obligation.model_id, number=request.POST.get("version") or 0).first() \
-        if (request.POST.get("version") or "").isdigit() else None
+    form = RetrainedForm(request.POST)
+    version = ModelVersion.objects.filter(model_id=obligation.model_id, number=form.cleaned_data["version"]).first() \
+        if form.is_valid() else None
     if version is None:
-        messages.error(request, "Choose a version of this model by its number.")
+        messages.error(request, _problems(form) or f"{obligation.model} has no version {form.cleaned_data['version']}.")
         return _back(request, obligation, 400)
     try:
         privacy.obligation_close_retrained(actor=request.user, obligation=obligation, version=version)
@@ -133,13 +159,13 @@ def subject_keys(request, pk):
     from .views import dataset_detail
 
     dataset = get_object_or_404(Dataset, pk=pk)
-    upload = request.FILES.get("file")
-    if upload is None:
-        messages.error(request, "Choose a file of keys, one per line.")
+    form = SubjectKeysForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _problems(form))
         status = 400
     else:
         try:
-            index = privacy.subject_keys_upload(actor=request.user, dataset=dataset, fileobj=upload)
+            index = privacy.subject_keys_upload(actor=request.user, dataset=dataset, fileobj=form.cleaned_data["file"])
         except ServiceError as exc:
             messages.error(request, _errors(exc))
             status = exc.status_code

@@ -14,7 +14,6 @@ finished, so the page shows progress and result without a reload. To reuse it:
 and on a page, `{% include "portal/_job.html" with job=latest_job %}` to show the last run.
 """
 
-from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db import connection
@@ -22,7 +21,6 @@ from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from audit.selectors import events_visible_to
@@ -30,10 +28,9 @@ from core.errors import ServiceError
 from core.models import BackgroundJob
 from core.text import render_markdown
 from governance import access as governance_access
-from governance import approvals
 from governance import services as governance_services
 from governance.defaults import TIERS
-from governance.models import Classification, PromotionRequest, SignOff
+from governance.models import Classification, PromotionRequest
 from monitoring.selectors import models_with_alerts, open_alerts
 from registry import access
 from registry.models import Dataset, ModelVersion, RegisteredModel, Stage, Tag, UseCase
@@ -337,110 +334,3 @@ def use_case_detail(request, pk):
         "classification": governance_services.classification_current(use_case=use_case),
     }
     return render(request, "portal/use_case_detail.html", context)
-
-
-def _awaiting_signoff(user):
-    """Active promotions this person might sign: not their own request or version, not yet signed
-    by them. Whether the policy or RACI names them is decided by the service when they act."""
-    return (
-        PromotionRequest.objects.filter(status__in=PromotionRequest.ACTIVE)
-        .exclude(requester=user)
-        .exclude(version__created_by=user)
-        .exclude(signoffs__approver=user)
-        .select_related("version__model", "requester")
-        .order_by("created_at", "pk")
-    )
-
-
-def _inbox(user) -> list[PromotionRequest]:
-    """Active promotions this person's approval would count on (governance.approvals decides;
-    the rows carry what the checks need, so no query runs per row), oldest first, with age,
-    due date and whether it is overdue."""
-    candidates = (
-        _awaiting_signoff(user)
-        .select_related("version__model__use_case__raci", "policy")
-        .prefetch_related(Prefetch("signoffs", queryset=SignOff.objects.order_by("created_at", "pk")))
-    )
-    now = timezone.now()
-    rows = []
-    for promotion in candidates:
-        if not approvals.may_approve(promotion, user)[0]:
-            continue
-        promotion.due = governance_services.promotion_due(promotion)
-        promotion.overdue = promotion.due < now
-        promotion.age_days = (now - promotion.created_at).days
-        rows.append(promotion)
-    return rows
-
-
-@login_required
-def signoffs(request):
-    mine = PromotionRequest.objects.filter(requester=request.user).select_related("version__model").order_by("-created_at", "-pk")
-    context = {
-        "section": "signoffs",
-        "page": page_of(request, _inbox(request.user)),
-        "querystring": querystring_without_page(request),
-        "mine": mine[:20],
-        "proposals_waiting": governance_services.proposals_pending(user=request.user).count(),
-    }
-    return render(request, "portal/signoffs.html", context)
-
-
-def _promotion_or_404(pk):
-    return get_object_or_404(
-        PromotionRequest.objects.select_related("version__model__use_case", "version__created_by", "requester", "policy")
-        .prefetch_related(Prefetch("signoffs", queryset=SignOff.objects.select_related("approver").order_by("created_at", "pk"))),
-        pk=pk,
-    )
-
-
-@login_required
-def promotion_detail(request, pk):
-    """The sign-off page: gates, who fills each remaining approval slot, and Approve / Reject
-    shown only to people the service would accept. An approval that would promote is confirmed
-    first, saying what it moves and archives."""
-    promotion = _promotion_or_404(pk)
-    consequence, status = None, 200
-    if request.method == "POST":
-        decision, comment = request.POST.get("decision"), request.POST.get("comment", "").strip()
-        try:
-            if decision == "approve":
-                consequence = governance_services.approval_consequence(promotion=promotion, user=request.user)
-                if consequence is None or request.POST.get("confirmed") == "yes":
-                    governance_services.signoff_approve(promotion=promotion, actor=request.user, comment=comment)
-                    messages.success(request, "Your approval is recorded." + (f" {consequence[5:]}" if consequence else ""))
-                    return redirect("portal:promotion", pk=promotion.pk)
-            elif decision == "reject":
-                governance_services.promotion_reject(promotion=promotion, actor=request.user, comment=comment)
-                messages.success(request, "The request is rejected.")
-                return redirect("portal:promotion", pk=promotion.pk)
-            else:
-                return redirect("portal:promotion", pk=promotion.pk)
-        except ServiceError as exc:
-            # The page again, with the refusal, answering the refusal's status (403, 409…).
-            messages.error(request, exc.message)
-            promotion, consequence, status = _promotion_or_404(pk), None, exc.status_code
-    active = promotion.status in PromotionRequest.ACTIVE
-    may_approve, approve_reason, _ = approvals.may_approve(promotion, request.user) if active else (False, "", set())
-    may_reject = approvals.may_reject(promotion, request.user)[0] if active else False
-    due = governance_services.promotion_due(promotion)
-    context = {
-        "section": "signoffs",
-        "promotion": promotion,
-        "version": promotion.version,
-        "checklist": governance_services.promotion_checklist(promotion=promotion),
-        "slots": approvals.slots(promotion, with_candidates=active),
-        "active": active,
-        "may_approve": may_approve,
-        "may_reject": may_reject,
-        "why_not": approve_reason if active and not may_approve else "",
-        "signed": any(s.approver_id == request.user.pk for s in promotion.signoffs.all()),
-        "due": due,
-        "overdue": active and due < timezone.now(),
-        "age_days": (timezone.now() - promotion.created_at).days,
-        "consequence": consequence or (governance_services.approval_consequence(promotion=promotion, user=request.user)
-                                       if may_approve else None),
-        "confirming": consequence is not None and status == 200,
-        "comment": request.POST.get("comment", "") if request.method == "POST" else "",
-    }
-    return render(request, "portal/promotion_detail.html", context, status=status)

@@ -108,15 +108,20 @@ def model_new(request):
             "section": "work", "message": "Only data scientists and administrators register models.",
         }, status=403)
     form = ModelForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            model = registry_services.model_create(actor=request.user, **form.cleaned_data)
-        except ServiceError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Model {model.name} is registered. Add its first version.")
-            return redirect("portal:version-new", name=model.name)
-    return render(request, "portal/model_new.html", {"section": "work", "form": form})
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                model = registry_services.model_create(actor=request.user, **form.cleaned_data)
+            except ServiceError as exc:
+                add_service_errors(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, f"Model {model.name} is registered. Add its first version.")
+                return redirect("portal:version-new", name=model.name)
+    # A refused form answers the refusal's status (400, 409…), like every other portal form.
+    return render(request, "portal/model_new.html", {"section": "work", "form": form}, status=status)
 
 
 def _version_form_response(request, form, model, status):

@@ -80,9 +80,14 @@ def test_use_case_filter_covers_its_models_and_itself(browse, trail):
 
 
 def test_period_filter(browse, trail):
-    tomorrow = (timezone.localdate() + datetime.timedelta(days=1)).isoformat()
-    body = browse("audrey").get(reverse("portal:audit"), {"since": tomorrow}).content.decode()
-    assert "No events match." in body
+    today = timezone.localdate()
+    tomorrow, yesterday = (today + datetime.timedelta(days=1)).isoformat(), (today - datetime.timedelta(days=1)).isoformat()
+    client = browse("audrey")
+    assert "No events match." in client.get(reverse("portal:audit"), {"since": tomorrow}).content.decode()
+    assert "No events match." in client.get(reverse("portal:audit"), {"until": yesterday}).content.decode()
+    # Both ends inclusive: today's events are in a period that starts and ends today.
+    inside = client.get(reverse("portal:audit"), {"since": today.isoformat(), "until": today.isoformat()}).content.decode()
+    assert "No events match." not in inside and "Registered a model version" in inside
 
 
 def test_export_streams_the_filtered_set_as_verifiable_json_lines(browse, trail):

@@ -21,10 +21,12 @@ pytestmark = pytest.mark.django_db
 
 
 def page_queries(ctx) -> list[str]:
-    """The queries of the page itself: not the session's read and save, not the user's."""
+    """The queries of the page itself: not the session's read and save, not the user's, not the
+    user's roles (read once per request by the portal's door, portal/middleware.py)."""
     return [
         q["sql"] for q in ctx.captured_queries
         if "django_session" not in q["sql"] and '"auth_user"' not in q["sql"][:60] and "SAVEPOINT" not in q["sql"]
+        and not (q["sql"].startswith('SELECT "auth_group"."name"') and '"auth_user_groups"' in q["sql"])
     ]
 
 

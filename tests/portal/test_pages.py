@@ -83,11 +83,45 @@ def test_recheck_refused_for_others_with_a_message(browse, inventory):
 
 
 def test_use_case_and_dataset_lists(browse, inventory):
-    client = browse("nobody")
+    client = browse("sam")  # any role reads the inventory; sam owns none of it
     assert "Credit limits" in client.get(reverse("portal:use-cases")).content.decode()
     detail = client.get(reverse("portal:use-case", args=[inventory["use_case"].pk])).content.decode()
     assert "credit-gbm" in detail
     assert "bureau@1" in client.get(reverse("portal:datasets")).content.decode()
+
+
+def test_roleless_user_is_refused_the_portal_as_by_the_api(browse, inventory, cast):
+    """A signed-in account without a role reads nothing in the portal, as the API refuses it
+    (core.roles.is_steward_user decides for both), and a refused write is audited."""
+    from rest_framework.test import APIClient
+
+    from audit.models import AuditEvent
+
+    client = browse("nobody")
+    api = APIClient()
+    api.force_authenticate(cast["nobody"])
+    uc = inventory["use_case"]
+    for page, endpoint in [
+        (reverse("portal:use-cases"), reverse("api:use-case-list")),
+        (reverse("portal:use-case", args=[uc.pk]), reverse("api:use-case-detail", args=[uc.pk])),
+        (reverse("portal:datasets"), reverse("api:dataset-list")),
+        (reverse("portal:dashboard"), reverse("api:api-root")),
+    ]:
+        response = client.get(page)
+        assert (response.status_code, api.get(endpoint).status_code) == (403, 403), page
+        body = response.content.decode()
+        assert "holds no role" in body and "Credit limits" not in body and "credit-gbm" not in body
+    url = reverse("portal:version-artifact-check", args=["credit-gbm", 1])
+    before = BackgroundJob.objects.count()
+    assert client.post(url).status_code == 403
+    assert BackgroundJob.objects.count() == before
+    refused = AuditEvent.objects.get(action="access.refused", actor_username="nobody")
+    assert refused.changes["attempted"]["after"] == f"POST {url}"
+    # The same person with a role is let in.
+    from django.contrib.auth.models import Group
+
+    cast["nobody"].groups.add(Group.objects.get(name="data_scientist"))
+    assert browse("nobody").get(reverse("portal:use-cases")).status_code == 200
 
 
 def test_login_page_explains_failure_and_lockout(client, cast, settings):

@@ -30,8 +30,10 @@ def test_data_scientist_registers_a_model_and_lands_on_its_version_form(browse, 
 
 def test_model_form_shows_the_services_refusal_on_the_field(browse, inventory):
     page = browse("dana").post(reverse("portal:model-new"), {"name": "credit-gbm", "use_case": inventory["use_case"].pk})
-    assert page.status_code == 200
-    assert "already exists" in page.content.decode()
+    assert page.status_code in (400, 409)  # refused: not a page that looks like success
+    field_error = page.content.decode().split('id="id_name-error"')[1].split("</p>")[0]
+    assert "already exists" in field_error  # next to the name, not only somewhere on the page
+    assert RegisteredModel.objects.filter(name="credit-gbm").count() == 1
 
 
 def test_auditors_and_risk_officers_cannot_register_models(browse, inventory):
@@ -122,6 +124,15 @@ def test_checklist_preview_is_governances_checklist_for_the_target(inventory, ca
     assert items["code_commit"]["met"] and items["code_commit"]["detail"] == "Commit abc1234."
     assert not items["approvals"]["met"]
     assert not PromotionRequest.objects.exists()
+    # What the preview shows is what governance judges the real request by, item for item.
+    preview = promotion_checklist_preview(version=inventory["version"], target_stage="qa")
+    promotion = governance_services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    judged = governance_services.promotion_checklist(promotion=promotion)
+
+    def essentials(checklist):
+        return [(i["key"], i["met"], i.get("detail")) for i in checklist]
+
+    assert essentials(preview) == essentials(judged) and preview
 
 
 def test_unclassified_use_case_says_why_no_request_button(browse, inventory):
@@ -143,9 +154,11 @@ def test_request_and_withdraw_from_the_version_page(browse, inventory, cast):
     browse("rita").post(reverse("portal:promotion-withdraw", args=[promotion.pk]))
     promotion.refresh_from_db()
     assert promotion.status == "open"
-    client.post(reverse("portal:promotion-withdraw", args=[promotion.pk]), {"next": "https://evil.example/"})
+    response = client.post(reverse("portal:promotion-withdraw", args=[promotion.pk]), {"next": "https://evil.example/"})
     promotion.refresh_from_db()
     assert promotion.status == "withdrawn"
+    # A "next" pointing off-site is not followed: back to the version page.
+    assert response["Location"] == reverse("portal:version", args=["credit-gbm", 1])
 
 
 def test_skipping_a_stage_is_refused_with_the_services_message(browse, inventory, cast):
