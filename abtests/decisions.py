@@ -70,7 +70,7 @@ def _open_promotion(exp: Experiment, version, decider) -> str:
     person who decided (the trail records who did what; as its requester, the decider cannot
     also approve it). Returns the request id, or why none was opened (e.g. already in
     production, use case unclassified)."""
-    from governance.services import promotion_request
+    from governance.promotions import promotion_request
     from registry.models import STAGE_ORDER
 
     if version.stage not in STAGE_ORDER or version.stage == STAGE_ORDER[-1]:

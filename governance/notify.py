@@ -10,28 +10,27 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 
 from core.roles import Role
+from registry.models import Proposal
+
+from . import access
+from .approvals import approver_candidates
+from .models import PromotionRequest
+from .tasks import webhook_send
 
 logger = logging.getLogger(__name__)
 
 
-def approver_candidates(promotion) -> list:
-    """People who could fill one of the move's open approval slots (governance.approvals)."""
-    from .approvals import approver_candidates as candidates
-
-    return candidates(promotion)
-
-
 def proposal_created(*, proposal_id: int) -> None:
-    """Tell the risk officers who may decide it that a governance change waits for them."""
-    from registry.models import Proposal
-
-    from .services import proposals_pending
-
-    proposal = Proposal.objects.select_related("use_case", "model", "proposed_by").get(pk=proposal_id)
+    """Tell the risk officers who may decide it (`access.can_decide_proposal`, which
+    `proposals.proposals_pending` asks too) that a governance change waits for them."""
+    proposal = Proposal.objects.select_related("use_case__owner", "model__owner", "target_use_case__owner",
+                                               "proposed_by").get(pk=proposal_id)
+    if proposal.status != Proposal.Status.PENDING:
+        return
     base = settings.STEWARD_BASE_URL.rstrip("/")
     url = f"{base}/governance/proposals/{proposal.pk}/"
     risk_officers = get_user_model().objects.filter(groups__name=Role.RISK_OFFICER, is_active=True).distinct()
-    recipients = [u.email for u in risk_officers if u.email and proposals_pending(user=u).filter(pk=proposal.pk).exists()]
+    recipients = [u.email for u in risk_officers if u.email and access.can_decide_proposal(u, proposal)]
     if recipients:
         subject = f"[Steward] To confirm: {proposal.summary} ({proposal.use_case.name})"
         body = (f"{proposal.proposed_by.get_username()} proposes: {proposal.summary} for "
@@ -51,8 +50,6 @@ def promotion_links(promotion) -> tuple[str, str]:
 
 
 def promotion_requested(*, promotion_id: int) -> None:
-    from .models import PromotionRequest
-
     promotion = PromotionRequest.objects.select_related("version__model__use_case", "requester", "policy").get(pk=promotion_id)
     version = promotion.version
     subject = f"[Steward] Sign-off requested: {version.model.name} v{version.number} → {promotion.target_stage}"
@@ -73,8 +70,6 @@ def promotion_requested(*, promotion_id: int) -> None:
 def _webhook(event: str, promotion, url: str, api_url: str) -> None:
     if not getattr(settings, "STEWARD_WEBHOOK_URL", ""):
         return
-    from .tasks import webhook_send
-
     version = promotion.version
     payload = {
         "event": event, "promotion": promotion.pk, "model": version.model.name,
@@ -89,8 +84,6 @@ def _webhook(event: str, promotion, url: str, api_url: str) -> None:
 
 def promotion_decided(*, promotion_id: int) -> None:
     """Tell the requester their request was promoted or rejected."""
-    from .models import PromotionRequest
-
     promotion = PromotionRequest.objects.select_related("version__model", "requester").get(pk=promotion_id)
     version = promotion.version
     url, api_url = promotion_links(promotion)

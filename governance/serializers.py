@@ -1,8 +1,12 @@
+from django.utils import timezone
 from rest_framework import serializers
 
 from registry.models import UseCase
 
+from .approvals import slots
+from .checklist import promotion_checklist
 from .models import Classification, GateException, Policy, PromotionRequest, Review, SignOff
+from .policy import with_generated_texts
 
 
 class ClassificationInputSerializer(serializers.Serializer):
@@ -51,10 +55,8 @@ class PolicySerializer(serializers.ModelSerializer):
     def get_data(self, obj) -> dict:
         """The matrix with each approvals measure's text written from its structure (versions
         stored before texts were generated read the same as new ones)."""
-        from .services import _with_generated_texts
-
         try:
-            return _with_generated_texts(obj.data)
+            return with_generated_texts(obj.data)
         except (KeyError, AttributeError, TypeError):
             return obj.data
 
@@ -125,15 +127,11 @@ class PromotionSerializer(serializers.ModelSerializer):
     def get_slots(self, obj) -> list[dict]:
         if not self.context.get("with_checklist", True):
             return []
-        from .approvals import slots
-
         return SlotSerializer(slots(obj, with_candidates=obj.status in PromotionRequest.ACTIVE), many=True).data
 
     def get_checklist(self, obj) -> list[dict]:
         if not self.context.get("with_checklist", True):
             return []
-        from .services import promotion_checklist
-
         return ChecklistItemSerializer(promotion_checklist(promotion=obj), many=True).data
 
 
@@ -148,8 +146,6 @@ class ReviewSerializer(serializers.ModelSerializer):
         fields = ["id", "model", "version", "due_date", "status", "overdue", "note", "completed_by", "completed_at", "created_at"]
 
     def get_overdue(self, obj) -> bool:
-        from django.utils import timezone
-
         return obj.status == Review.Status.OPEN and obj.due_date < timezone.localdate()
 
 
@@ -181,6 +177,4 @@ class GateExceptionSerializer(serializers.ModelSerializer):
                   "granted_by", "granted_at", "revoked_by", "revoked_at", "in_force"]
 
     def get_in_force(self, obj) -> bool:
-        from django.utils import timezone
-
         return obj.in_force(timezone.now())

@@ -8,6 +8,8 @@ from django.conf import settings
 
 from core.jobs import beat_sweep
 
+from .reviews import reviews_open_due
+
 
 def sign(body: bytes, secret: str) -> str:
     """`sha256=<hex HMAC>` of the exact body, so receivers can verify origin and integrity."""
@@ -36,8 +38,6 @@ def webhook_send(self, payload: dict):
 def reviews_open_due_task(job_id: int | None = None):
     """Beat entry point: open the periodic reviews that fell due. Idempotent by the job claim and
     by the one-open-review-per-version constraint."""
-    from .services import reviews_open_due
-
     return beat_sweep(kind="reviews_open_due", job_id=job_id, run=reviews_open_due, key="opened",
                       done="review(s) opened")
 

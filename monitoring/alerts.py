@@ -24,20 +24,20 @@ logger = logging.getLogger(__name__)
 
 
 def tier_of(version) -> int:
-    from governance.services import classification_current
+    from governance.selectors import classification_current
 
     classification = classification_current(use_case=version.model.use_case)
     return classification.tier if classification else 4  # unclassified: treated as strictest, as governance does
 
 
 def rules_for(version) -> dict:
-    from governance.services import policy_current
+    from governance.selectors import policy_current
 
     return tier_rules(policy_current().data, tier_of(version))
 
 
 def recipients(version) -> list:
-    from governance.services import raci_for
+    from governance.selectors import raci_for
 
     ids = raci_for(use_case=version.model.use_case).people_for("monitoring", {"A", "R"})
     if not ids:
@@ -71,7 +71,7 @@ def alerts_raise(*, check, results, verdicts) -> list[Alert]:
     if raised:
         Monitor.objects.filter(version=version).update(retraining_recommended=True)
         if rules["early_review"]:
-            from governance.services import review_open_early
+            from governance.reviews import review_open_early
 
             review_open_early(version=version, reason=f"Monitoring alert: {raised[0].detail[:200]}")
     return raised

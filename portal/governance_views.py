@@ -1,7 +1,7 @@
 """The portal's governance pages: a use case's classification and RACI, the policy matrix with its
 versions and diffs, the model card, periodic reviews.
 
-Like `views.py`: read with bounded queries, write only through `governance.services`, and show a
+Like `views.py`: read with bounded queries, write only through the governance services, and show a
 refusal's `ServiceError.message` (and its `fields` next to the inputs they concern).
 """
 
@@ -16,9 +16,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+import governance.classification
+import governance.gate_exceptions
+import governance.policy
+import governance.proposal_decisions
+import governance.proposals
+import governance.raci
+import governance.reviews
+import governance.selectors
 from core.errors import ServiceError
 from governance import access, approvals, defaults, scoring
-from governance import services as governance
 from governance.card import model_card_data
 from governance.gates import all_gates
 from governance.models import (
@@ -61,7 +68,7 @@ def _labelled_drivers(drivers: list, scheme_data: dict) -> list[dict]:
 
 
 def _classification_context(request, use_case, *, answers=None, ethics=None, errors=None, override=None):
-    scheme = governance.scheme_current()
+    scheme = governance.selectors.scheme_current()
     history = list(
         Classification.objects.filter(use_case=use_case).select_related("created_by", "overridden_by", "confirmed_by", "scheme")
         .order_by("-created_at", "-pk")[:20]
@@ -129,9 +136,9 @@ def classification(request, pk):
     """The questionnaire: GET shows it with the current answers; POST classifies via the service."""
     use_case = _use_case_or_404(pk)
     if request.method == "POST":
-        answers, ethics = _answers_from(request.POST, governance.scheme_current().data)
+        answers, ethics = _answers_from(request.POST, governance.selectors.scheme_current().data)
         try:
-            result = governance.classification_submit(actor=request.user, use_case=use_case, answers=answers, ethics=ethics)
+            result = governance.classification.classification_submit(actor=request.user, use_case=use_case, answers=answers, ethics=ethics)
         except ServiceError as exc:
             messages.error(request, exc.message)
             context = _classification_context(request, use_case, answers=answers, ethics=ethics, errors=exc.fields)
@@ -149,7 +156,7 @@ def classification(request, pk):
 def classification_preview(request, pk):
     """htmx: the tier the answers on the form would get, computed without saving anything."""
     _use_case_or_404(pk)
-    scheme = governance.scheme_current()
+    scheme = governance.selectors.scheme_current()
     answers, _ = _answers_from(request.POST, scheme.data)
     return render(request, "portal/governance/_tier_preview.html", {"preview": _preview(scheme.data, answers)})
 
@@ -160,7 +167,7 @@ def classification_override(request, pk):
     use_case = _use_case_or_404(pk)
     tier, justification = request.POST.get("tier", ""), request.POST.get("justification", "")
     try:
-        governance.classification_override(
+        governance.classification.classification_override(
             actor=request.user, use_case=use_case, tier=int(tier) if tier.isdigit() else 0, justification=justification
         )
     except ServiceError as exc:
@@ -233,7 +240,7 @@ def _raci_context(request, use_case, raci, *, cells=None, assignments=None, erro
 def raci(request, pk):
     """The RACI matrix as an editable grid; the service validates and its messages show per row."""
     use_case = _use_case_or_404(pk)
-    matrix = governance.raci_for(use_case=use_case)
+    matrix = governance.selectors.raci_for(use_case=use_case)
     if request.method == "POST":
         cells = {
             task: {role: request.POST.get(f"cell-{task}-{role}", "") for role in defaults.RACI_ROLES}
@@ -244,7 +251,7 @@ def raci(request, pk):
             role: [n.strip() for n in value.replace(";", ",").split(",") if n.strip()] for role, value in typed.items()
         }
         try:
-            result = governance.raci_update(actor=request.user, use_case=use_case, cells=cells, assignments=assignments)
+            result = governance.raci.raci_update(actor=request.user, use_case=use_case, cells=cells, assignments=assignments)
         except ServiceError as exc:
             messages.error(request, exc.message)
             context = _raci_context(request, use_case, matrix, cells=cells, assignments=typed, errors=exc.fields)
@@ -264,7 +271,7 @@ def _measure_view(measure: dict) -> dict:
     gate = all_gates().get(measure.get("gate", ""))
     params = measure.get("params", {}) or {}
     return {
-        "text": governance.measure_text(measure),
+        "text": governance.policy.measure_text(measure),
         "gate": measure.get("gate", ""),
         "gate_label": gate.label if gate else measure.get("gate", ""),
         "stages": measure.get("stages", defaults.GOVERNED_STAGES) if measure.get("gate") else [],
@@ -306,14 +313,14 @@ def _policy_context(request, policy: Policy, *, current: Policy):
 @login_required
 def policies(request):
     """The matrix in force; risk officers edit it cell by cell."""
-    current = governance.policy_current()
+    current = governance.selectors.policy_current()
     policy = Policy.objects.select_related("created_by").get(pk=current.pk)
     return render(request, "portal/governance/policy.html", _policy_context(request, policy, current=current))
 
 
 @login_required
 def policy_version(request, number):
-    current = governance.policy_current()
+    current = governance.selectors.policy_current()
     policy = get_object_or_404(Policy.objects.select_related("created_by"), number=number)
     return render(request, "portal/governance/policy.html", _policy_context(request, policy, current=current))
 
@@ -362,7 +369,7 @@ def policy_cell_edit(request, tier, consideration):
     """Edit the measures of one tier × consideration cell; saving stores the next policy version."""
     if str(tier) not in ("1", "2", "3", "4") or consideration not in defaults.CONSIDERATIONS:
         raise Http404("No such cell.")
-    current = governance.policy_current()
+    current = governance.selectors.policy_current()
     original = list(current.data.get("tiers", {}).get(str(tier), {}).get(consideration, []))
     errors, comment = {}, ""
     rows = _cell_rows(original)
@@ -381,7 +388,7 @@ def policy_cell_edit(request, tier, consideration):
             data["tiers"][str(tier)] = {**data["tiers"].get(str(tier), {}), consideration: measures}
             if not measures:
                 data["tiers"][str(tier)].pop(consideration)
-            policy = governance.policy_update(
+            policy = governance.policy.policy_update(
                 actor=request.user, data=data,
                 comment=comment or f"Tier {tier} · {defaults.CONSIDERATIONS[consideration]}",
             )
@@ -414,7 +421,7 @@ def policy_cell_edit(request, tier, consideration):
 @login_required
 def policy_intervals_edit(request):
     """Edit the review interval of each tier; saving stores the next policy version."""
-    current = governance.policy_current()
+    current = governance.selectors.policy_current()
     intervals = {t: str(current.data.get("review_interval_days", {}).get(str(t), "")) for t in sorted(defaults.TIERS)}
     errors, status = [], 200
     if request.method == "POST":
@@ -423,7 +430,7 @@ def policy_intervals_edit(request):
             if request.POST.get("base", "") != str(current.number):
                 raise ServiceError(f"The policy changed since you opened this form (now version {current.number}); edit again.")
             days = {str(t): int(v) if v.isdigit() else v for t, v in intervals.items()}
-            policy = governance.policy_update(
+            policy = governance.policy.policy_update(
                 actor=request.user, data={**current.data, "review_interval_days": days},
                 comment=request.POST.get("comment", "").strip() or "Review intervals",
             )
@@ -571,7 +578,7 @@ def reviews(request):
 def review_complete(request, pk):
     review = get_object_or_404(Review, pk=pk)
     try:
-        governance.review_complete(actor=request.user, review=review, note=request.POST.get("note", ""))
+        governance.reviews.review_complete(actor=request.user, review=review, note=request.POST.get("note", ""))
     except ServiceError as exc:
         messages.error(request, exc.message)
         response = reviews(request)
@@ -595,8 +602,8 @@ def _proposal_details(proposal) -> list[tuple[str, str]]:
     """What the proposal would change, in people's words."""
     payload = proposal.payload
     if proposal.kind == Proposal.Kind.CLASSIFICATION:
-        current = governance.classification_current(use_case=proposal.use_case)
-        labels = _choice_labels(governance.scheme_current().data)
+        current = governance.selectors.classification_current(use_case=proposal.use_case)
+        labels = _choice_labels(governance.selectors.scheme_current().data)
         rows = [("Tier now", str(current.tier) if current else "not classified"),
                 ("Tier proposed", str(payload.get("override_tier") or (current.override_tier if current and current.override_tier else payload["computed_tier"])))]
         for key, answer in payload.get("answers", {}).items():
@@ -609,7 +616,7 @@ def _proposal_details(proposal) -> list[tuple[str, str]]:
         names = dict(get_user_model().objects.values_list("pk", "username"))
         from governance.models import RaciMatrix
 
-        before = governance.raci_for(use_case=proposal.use_case)
+        before = governance.selectors.raci_for(use_case=proposal.use_case)
         after = RaciMatrix(cells=payload["cells"], assignments=payload["assignments"])
         rows = []
         for stage, task in defaults.STAGE_TASK.items():
@@ -623,12 +630,12 @@ def _proposal_details(proposal) -> list[tuple[str, str]]:
 
 @login_required
 def proposals(request):
-    pending = governance.proposals_pending()
+    pending = governance.proposals.proposals_pending()
     context = {
         "section": "proposals",
         "page": page_of(request, pending),
         "querystring": "",
-        "mine_to_decide": {p.pk for p in governance.proposals_pending(user=request.user)},
+        "mine_to_decide": {p.pk for p in governance.proposals.proposals_pending(user=request.user)},
         "decided": Proposal.objects.exclude(status=Proposal.Status.PENDING)
         .select_related("use_case", "model", "proposed_by", "decided_by").order_by("-decided_at", "-pk")[:20],
     }
@@ -646,10 +653,10 @@ def proposal_detail(request, pk):
             decision, comment = form.cleaned_data["decision"], form.cleaned_data["comment"].strip()
             try:
                 if decision == "confirm":
-                    governance.proposal_confirm(actor=request.user, proposal=proposal, comment=comment)
+                    governance.proposal_decisions.proposal_confirm(actor=request.user, proposal=proposal, comment=comment)
                     messages.success(request, f"Confirmed: {proposal.summary}. It is in force now.")
                 else:
-                    governance.proposal_reject(actor=request.user, proposal=proposal, comment=comment)
+                    governance.proposal_decisions.proposal_reject(actor=request.user, proposal=proposal, comment=comment)
                     messages.success(request, "Rejected; nothing changed.")
                 return redirect("portal:proposal", pk=proposal.pk)
             except ServiceError as exc:
@@ -684,7 +691,7 @@ class GateExceptionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["gate"].choices = sorted(
             ((k, g.label) for k, g in all_gates().items() if k != "approvals"), key=lambda c: c[1]
-        ) + sorted((k, k) for k in governance._policy_gates() - set(all_gates()))
+        ) + sorted((k, k) for k in governance.gate_exceptions.policy_gates() - set(all_gates()))
 
 
 @login_required
@@ -694,7 +701,7 @@ def gate_exception_grant(request, name, number):
     form = GateExceptionForm(request.POST)
     if form.is_valid():
         try:
-            governance.gate_exception_grant(actor=request.user, version=version, **form.cleaned_data)
+            governance.gate_exceptions.gate_exception_grant(actor=request.user, version=version, **form.cleaned_data)
         except ServiceError as exc:
             messages.error(request, exc.message + " " + " ".join(m for v in exc.fields.values() for m in v))
             response = model_card(request, name, number)

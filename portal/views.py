@@ -25,13 +25,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+import governance.checklist
+import governance.promotions
+import governance.proposals
+import governance.selectors
 from audit.selectors import events_visible_to
 from core.errors import ServiceError
 from core.models import BackgroundJob
 from core.text import render_markdown
 from governance import access as governance_access
 from governance import approvals
-from governance import services as governance_services
 from governance.defaults import TIERS
 from governance.models import Classification, PromotionRequest, SignOff
 from monitoring.selectors import models_with_alerts, open_alerts
@@ -334,7 +337,7 @@ def use_case_detail(request, pk):
         "use_case": use_case,
         "purpose_html": render_markdown(use_case.purpose),
         "models": models,
-        "classification": governance_services.classification_current(use_case=use_case),
+        "classification": governance.selectors.classification_current(use_case=use_case),
     }
     return render(request, "portal/use_case_detail.html", context)
 
@@ -366,7 +369,7 @@ def _inbox(user) -> list[PromotionRequest]:
     for promotion in candidates:
         if not approvals.may_approve(promotion, user)[0]:
             continue
-        promotion.due = governance_services.promotion_due(promotion)
+        promotion.due = governance.checklist.promotion_due(promotion)
         promotion.overdue = promotion.due < now
         promotion.age_days = (now - promotion.created_at).days
         rows.append(promotion)
@@ -381,7 +384,7 @@ def signoffs(request):
         "page": page_of(request, _inbox(request.user)),
         "querystring": querystring_without_page(request),
         "mine": mine[:20],
-        "proposals_waiting": governance_services.proposals_pending(user=request.user).count(),
+        "proposals_waiting": governance.proposals.proposals_pending(user=request.user).count(),
     }
     return render(request, "portal/signoffs.html", context)
 
@@ -405,13 +408,13 @@ def promotion_detail(request, pk):
         decision, comment = request.POST.get("decision"), request.POST.get("comment", "").strip()
         try:
             if decision == "approve":
-                consequence = governance_services.approval_consequence(promotion=promotion, user=request.user)
+                consequence = governance.checklist.approval_consequence(promotion=promotion, user=request.user)
                 if consequence is None or request.POST.get("confirmed") == "yes":
-                    governance_services.signoff_approve(promotion=promotion, actor=request.user, comment=comment)
+                    governance.promotions.signoff_approve(promotion=promotion, actor=request.user, comment=comment)
                     messages.success(request, "Your approval is recorded." + (f" {consequence[5:]}" if consequence else ""))
                     return redirect("portal:promotion", pk=promotion.pk)
             elif decision == "reject":
-                governance_services.promotion_reject(promotion=promotion, actor=request.user, comment=comment)
+                governance.promotions.promotion_reject(promotion=promotion, actor=request.user, comment=comment)
                 messages.success(request, "The request is rejected.")
                 return redirect("portal:promotion", pk=promotion.pk)
             else:
@@ -423,12 +426,12 @@ def promotion_detail(request, pk):
     active = promotion.status in PromotionRequest.ACTIVE
     may_approve, approve_reason, _ = approvals.may_approve(promotion, request.user) if active else (False, "", set())
     may_reject = approvals.may_reject(promotion, request.user)[0] if active else False
-    due = governance_services.promotion_due(promotion)
+    due = governance.checklist.promotion_due(promotion)
     context = {
         "section": "signoffs",
         "promotion": promotion,
         "version": promotion.version,
-        "checklist": governance_services.promotion_checklist(promotion=promotion),
+        "checklist": governance.checklist.promotion_checklist(promotion=promotion),
         "slots": approvals.slots(promotion, with_candidates=active),
         "active": active,
         "may_approve": may_approve,
@@ -438,7 +441,7 @@ def promotion_detail(request, pk):
         "due": due,
         "overdue": active and due < timezone.now(),
         "age_days": (timezone.now() - promotion.created_at).days,
-        "consequence": consequence or (governance_services.approval_consequence(promotion=promotion, user=request.user)
+        "consequence": consequence or (governance.checklist.approval_consequence(promotion=promotion, user=request.user)
                                        if may_approve else None),
         "confirming": consequence is not None and status == 200,
         "comment": request.POST.get("comment", "") if request.method == "POST" else "",

@@ -35,7 +35,7 @@ def governed_ids(obligation) -> set[int]:
 
 def accountable_ids(use_case) -> set[int]:
     """The use case's Accountable for model acceptance (RACI)."""
-    from governance.services import raci_for
+    from governance.selectors import raci_for
 
     return raci_for(use_case=use_case).people_for("model_acceptance", {"A"})
 

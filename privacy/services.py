@@ -135,7 +135,7 @@ def subject_keys_upload(*, actor, dataset: Dataset, fileobj) -> SubjectKeyIndex:
 def due_days(*, use_case: UseCase) -> int:
     """Days to close an obligation: the current policy's `privacy_obligation_due_days` (a
     number, or {tier: days}), else DEFAULT_DUE_DAYS."""
-    from governance.services import classification_current, policy_current
+    from governance.selectors import classification_current, policy_current
 
     setting = policy_current().data.get("privacy_obligation_due_days")
     if isinstance(setting, dict):

@@ -1,6 +1,10 @@
 """The governance endpoints: shapes, status codes and the one error body."""
 
-from governance import services
+from governance.classification import classification_submit
+from governance.policy import policy_update
+from governance.promotions import promotion_request, promotion_withdraw, signoff_approve
+from governance.reviews import reviews_open_due
+from governance.selectors import policy_current
 
 from .conftest import answers
 
@@ -78,7 +82,7 @@ def test_policy_get_put_and_versions(api, db):
 
 
 def test_promotion_flow_over_http(api, inventory, cast):
-    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     r = api("dana").post("/api/v1/promotions/", {"model": "credit-gbm", "version": 1, "target_stage": "qa"}, format="json")
     assert r.status_code == 201, r.json()
     promotion = r.json()
@@ -96,7 +100,7 @@ def test_promotion_flow_over_http(api, inventory, cast):
 
 
 def test_promotion_bad_input(api, inventory, cast):
-    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     post = api("dana").post
     r = post("/api/v1/promotions/", {"model": "credit-gbm", "version": 1, "target_stage": "moon"}, format="json")
     assert r.status_code == 400 and "target_stage" in r.json()["errors"]
@@ -111,22 +115,22 @@ def test_promotion_bad_input(api, inventory, cast):
 
 
 def test_withdraw_and_reject_over_http(api, inventory, cast):
-    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
-    p = services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
+    p = promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
     assert api("rita").post(f"/api/v1/promotions/{p.pk}/reject/", {}, format="json").status_code == 400
     r = api("dana").post(f"/api/v1/promotions/{p.pk}/withdraw/")
     assert r.status_code == 200 and r.json()["status"] == "withdrawn"
     assert api("rita").post(f"/api/v1/promotions/{p.pk}/approve/", {}, format="json").status_code == 409
-    p2 = services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    p2 = promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
     r = api("rita").post(f"/api/v1/promotions/{p2.pk}/reject/", {"comment": "Missing bias report"}, format="json")
     assert r.status_code == 200 and r.json()["status"] == "rejected"
 
 
 def test_promotion_list_query_count_is_bounded(api, inventory, cast, django_assert_max_num_queries):
-    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
-    p = services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
-    services.promotion_withdraw(promotion=p, actor=cast["dana"])
-    services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
+    p = promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    promotion_withdraw(promotion=p, actor=cast["dana"])
+    promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
     client = api("audrey")
     client.get("/api/v1/me/")  # warm the token lookup path
     # token lookup, token last_used update, user, roles, count, page, signoffs prefetch
@@ -136,9 +140,9 @@ def test_promotion_list_query_count_is_bounded(api, inventory, cast, django_asse
 
 
 def test_model_card_json_markdown_and_sections(api, inventory, cast):
-    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
-    p = services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
-    services.signoff_approve(promotion=p, actor=cast["rita"], comment="Looks right")
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
+    p = promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    signoff_approve(promotion=p, actor=cast["rita"], comment="Looks right")
     url = "/api/v1/models/credit-gbm/versions/1/card/"
     assert api("sam").put(url, {"intended_use": "x"}, format="json").status_code == 403
     r = api("dana").put(url, {"intended_use": "Retail credit limits", "limitations": "Not for SMEs"}, format="json")
@@ -171,8 +175,8 @@ def test_review_and_policy_lists_have_bounded_queries(api, tier1, cast, advance,
     from django.utils import timezone
 
     advance(tier1["version"], "production")
-    services.reviews_open_due(today=timezone.localdate() + timedelta(days=400))
-    services.policy_update(actor=cast["rita"], data=services.policy_current().data)
+    reviews_open_due(today=timezone.localdate() + timedelta(days=400))
+    policy_update(actor=cast["rita"], data=policy_current().data)
     client = api("audrey")
     client.get("/api/v1/me/")
     # token, token touch, roles, count, page (reviews join versions and models)

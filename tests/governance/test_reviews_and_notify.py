@@ -8,39 +8,40 @@ from django.core import mail
 from django.utils import timezone
 
 from core.errors import Conflict, Forbidden, InvalidInput
-from governance import services
 from governance.models import Review
+from governance.promotions import promotion_reject, promotion_request
+from governance.reviews import review_complete, reviews_open_due
 from governance.tasks import sign
 
 
 def test_due_review_is_opened_once(tier1, cast, advance):
     version = advance(tier1["version"], "production")
     today = timezone.localdate()
-    assert services.reviews_open_due(today=today) == []  # tier 1: yearly
+    assert reviews_open_due(today=today) == []  # tier 1: yearly
     later = today + timedelta(days=366)
-    opened = services.reviews_open_due(today=later)
+    opened = reviews_open_due(today=later)
     assert [r.version_id for r in opened] == [version.pk]
     assert opened[0].due_date == today + timedelta(days=365)
-    assert services.reviews_open_due(today=later) == []
+    assert reviews_open_due(today=later) == []
     assert Review.objects.count() == 1
 
 
 def test_completing_a_review_restarts_the_interval(tier1, cast, advance):
     advance(tier1["version"], "production")
-    review = services.reviews_open_due(today=timezone.localdate() + timedelta(days=400))[0]
+    review = reviews_open_due(today=timezone.localdate() + timedelta(days=400))[0]
     with pytest.raises(Forbidden):
-        services.review_complete(actor=cast["dana"], review=review, note="fine")
+        review_complete(actor=cast["dana"], review=review, note="fine")
     with pytest.raises(InvalidInput):
-        services.review_complete(actor=cast["rita"], review=review, note=" ")
-    services.review_complete(actor=cast["rita"], review=review, note="Still performing")
+        review_complete(actor=cast["rita"], review=review, note=" ")
+    review_complete(actor=cast["rita"], review=review, note="Still performing")
     with pytest.raises(Conflict):
-        services.review_complete(actor=cast["rita"], review=review, note="again")
-    assert services.reviews_open_due(today=timezone.localdate() + timedelta(days=364)) == []
+        review_complete(actor=cast["rita"], review=review, note="again")
+    assert reviews_open_due(today=timezone.localdate() + timedelta(days=364)) == []
 
 
 def test_overdue_filter(api, tier1, cast, advance):
     advance(tier1["version"], "production")
-    services.reviews_open_due(today=timezone.localdate() + timedelta(days=400))
+    reviews_open_due(today=timezone.localdate() + timedelta(days=400))
     body = api("rita").get("/api/v1/reviews/?overdue=true").json()
     assert body["count"] == 0  # opened ahead of its due date (a year from now): not overdue
     Review.objects.update(due_date=timezone.localdate() - timedelta(days=1))
@@ -50,7 +51,7 @@ def test_overdue_filter(api, tier1, cast, advance):
 
 def test_approvers_are_mailed_but_not_the_requester(tier1, cast, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        services.promotion_request(actor=cast["dana"], version=tier1["version"], target_stage="qa")
+        promotion_request(actor=cast["dana"], version=tier1["version"], target_stage="qa")
     assert len(mail.outbox) == 1
     recipients = set(mail.outbox[0].to)
     assert {"rita@example.com", "omar@example.com", "sam@example.com"} <= recipients
@@ -65,7 +66,7 @@ def test_webhook_is_enqueued_when_configured(tier1, cast, settings, django_captu
 
     monkeypatch.setattr(tasks.webhook_send, "delay", lambda payload: sent.append(payload))
     with django_capture_on_commit_callbacks(execute=True):
-        p = services.promotion_request(actor=cast["dana"], version=tier1["version"], target_stage="qa")
+        p = promotion_request(actor=cast["dana"], version=tier1["version"], target_stage="qa")
     assert sent == [{
         "event": "promotion.requested", "promotion": p.pk, "model": "credit-gbm", "version": 1,
         "from_stage": "development", "target_stage": "qa", "requester": "dana",
@@ -106,9 +107,9 @@ def test_review_task_claims_its_job_and_is_harmless_twice(tier1, cast, advance):
 
 
 def test_requester_is_told_of_the_decision(tier1, cast, django_capture_on_commit_callbacks):
-    p = services.promotion_request(actor=cast["dana"], version=tier1["version"], target_stage="qa")
+    p = promotion_request(actor=cast["dana"], version=tier1["version"], target_stage="qa")
     with django_capture_on_commit_callbacks(execute=True):
-        services.promotion_reject(promotion=p, actor=cast["rita"], comment="Needs a bias report")
+        promotion_reject(promotion=p, actor=cast["rita"], comment="Needs a bias report")
     assert [m.to for m in mail.outbox] == [["dana@example.com"]]
     assert "rejected" in mail.outbox[0].subject and "Needs a bias report" in mail.outbox[0].body
 
