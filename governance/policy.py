@@ -11,11 +11,9 @@ from audit.services import audit_record, diff
 from core.errors import Forbidden, InvalidInput
 from core.refusals import refusals_audited
 
-from . import access, approvals, defaults
+from . import access, approvals
 from .models import Policy
-
-# What an approvals measure may ask for (see governance.approvals).
-APPROVAL_ROLES = set(approvals.SLOT_ROLES)
+from .shapes import policy_errors
 
 
 def measure_text(measure: dict) -> str:
@@ -25,58 +23,6 @@ def measure_text(measure: dict) -> str:
         params = measure.get("params") or {}
         return approvals.describe(params.get("role", "any"), int(params.get("count", 1)), measure.get("stages"))
     return measure.get("text", "")
-
-
-def _validate_policy(data) -> dict:
-    errors = {}
-    if not isinstance(data, dict) or not isinstance(data.get("tiers"), dict):
-        return {"tiers": ["An object mapping tiers '1'–'4' to considerations is required."]}
-    stages = set(defaults.GOVERNED_STAGES)
-    for tier in ("1", "2", "3", "4"):
-        rules = data["tiers"].get(tier)
-        if not isinstance(rules, dict):
-            errors[f"tiers.{tier}"] = ["Missing: an object mapping considerations to lists of measures."]
-            continue
-        for consideration, measures in rules.items():
-            where = f"tiers.{tier}.{consideration}"
-            if consideration not in defaults.CONSIDERATIONS:
-                errors[where] = [f"Unknown consideration; one of {', '.join(defaults.CONSIDERATIONS)}."]
-                continue
-            if not isinstance(measures, list):
-                errors[where] = ["Must be a list of measures."]
-                continue
-            for measure in measures:
-                if not isinstance(measure, dict) or not isinstance(measure.get("text", ""), str) or (
-                    not measure.get("text", "").strip() and measure.get("gate") != "approvals"
-                ):
-                    errors[where] = ["Each measure needs a 'text' (an approvals measure's is written from its role and count)."]
-                elif "gate" in measure:
-                    params = measure.get("params", {})
-                    if not isinstance(measure["gate"], str) or not isinstance(params, dict):
-                        errors[where] = ["'gate' is a gate key and 'params' an object."]
-                    elif not set(measure.get("stages", defaults.GOVERNED_STAGES)) <= stages:
-                        errors[where] = [f"'stages' must be among {', '.join(defaults.GOVERNED_STAGES)}."]
-                    elif measure["gate"] == "approvals" and (
-                        params.get("role", "any") not in APPROVAL_ROLES
-                        or not isinstance(params.get("count", 1), int)
-                        or isinstance(params.get("count", 1), bool)
-                        or params.get("count", 1) < 1
-                    ):
-                        roles = ", ".join(approvals.SLOT_LABELS[r] for r in approvals.SLOT_ROLES)
-                        errors[where] = [f"An approval comes from one of: {roles}; the count is a whole number of 1 or more."]
-                    elif measure["gate"] == "approvals" and params.get("role") == "accountable" and params.get("count", 1) != 1:
-                        errors[where] = ["A task has one Accountable person: ask for 1 approval from them."]
-    intervals = data.get("review_interval_days", {})
-    if not isinstance(intervals, dict) or any(
-        not isinstance(intervals.get(t), int) or intervals[t] < 1 for t in ("1", "2", "3", "4")
-    ):
-        errors["review_interval_days"] = ["Days (positive integers) for each tier '1'–'4'."]
-    due = data.get("signoff_due_days")
-    if due is not None and (not isinstance(due, dict) or any(
-        not isinstance(due.get(t), int) or isinstance(due.get(t), bool) or due[t] < 1 for t in ("1", "2", "3", "4")
-    )):
-        errors["signoff_due_days"] = ["Days (positive integers) for each tier '1'–'4' within which sign-off is due."]
-    return errors
 
 
 def with_generated_texts(data: dict) -> dict:
@@ -97,7 +43,7 @@ def policy_update(*, actor, data: dict, comment: str = "") -> Policy:
     requested under."""
     if not access.can_edit_policy(actor):
         raise Forbidden("Only risk officers edit the governance policy.")
-    errors = _validate_policy(data)
+    errors = policy_errors(data)
     if errors:
         raise InvalidInput("The policy is invalid.", fields=errors)
     data = with_generated_texts(data)

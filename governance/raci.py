@@ -18,39 +18,20 @@ from . import access, approvals, defaults
 from .models import RaciMatrix
 from .proposals import proposal_create, proposals_supersede
 from .selectors import raci_for
+from .shapes import RaciAssignmentsShape, RaciCellsShape, errors_of
 
 
-def _validate_raci(cells) -> dict:
-    errors = {}
-    if not isinstance(cells, dict):
-        return {"cells": ["An object mapping tasks to {role: letter}."]}
-    for task in cells:
-        if task not in defaults.RACI_TASKS:
-            errors[f"cells.{task}"] = ["Unknown task."]
-    for task in defaults.RACI_TASKS:
-        row = cells.get(task)
-        where = f"cells.{task}"
-        if not isinstance(row, dict):
-            errors[where] = ["Missing task row."]
-            continue
-        bad = [r for r in row if r not in defaults.RACI_ROLES]
-        if bad:
-            errors[where] = [f"Unknown role(s): {', '.join(bad)}."]
-            continue
-        wrong = [f"{r}={v!r}" for r, v in row.items() if v not in defaults.RACI_VALUES]
-        if wrong:
-            errors[where] = [f"Cells are one of R, A, C, I, A/R or empty; got {', '.join(wrong)}."]
-            continue
-        accountable = [r for r, v in row.items() if v in ("A", "A/R")]
-        responsible = [r for r, v in row.items() if v in ("R", "A/R")]
-        messages = []
-        if len(accountable) != 1:
-            messages.append(f"Exactly one Accountable (A or A/R) is required; found {len(accountable)}.")
-        if not responsible:
-            messages.append("At least one Responsible (R or A/R) is required.")
-        if messages:
-            errors[where] = messages
-    return errors
+def _resolve(assignments: dict[str, list[str]], errors: dict) -> dict[str, list[int]]:
+    """{role: [user ids]} for {role: [usernames]}; unknown usernames are added to `errors`."""
+    names = {n for people in assignments.values() for n in people}
+    by_name = dict(get_user_model().objects.filter(username__in=names).values_list("username", "pk"))
+    resolved = {}
+    for role, people in assignments.items():
+        if missing := [n for n in people if n not in by_name]:
+            errors[f"assignments.{role}"] = [f"Unknown user(s): {', '.join(missing)}."]
+        else:
+            resolved[role] = sorted({by_name[n] for n in people})
+    return resolved
 
 
 def _approver_problems(cells: dict, assignments: dict[str, list[int]]) -> dict:
@@ -114,27 +95,15 @@ def raci_update(*, actor, use_case: UseCase, cells: dict | None = None, assignme
     raci = raci_for(use_case=use_case)
     if raci.pk:
         raci = RaciMatrix.objects.select_for_update().get(pk=raci.pk)
-    errors = _validate_raci(cells) if cells is not None else {}
+    errors = errors_of(RaciCellsShape, cells, path="cells") if cells is not None else {}
     resolved = raci.assignments
     if assignments is not None:
-        resolved = {}
-        if not isinstance(assignments, dict):
-            errors["assignments"] = ["An object mapping RACI roles to lists of usernames."]
-        else:
-            users = get_user_model().objects.filter(
-                username__in=[u for names in assignments.values() if isinstance(names, list) for u in names if isinstance(u, str)]
-            )
-            by_name = {u.username: u.pk for u in users}
-            for role, names in assignments.items():
-                where = f"assignments.{role}"
-                if role not in defaults.RACI_ROLES:
-                    errors[where] = ["Unknown RACI role."]
-                elif not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                    errors[where] = ["A list of usernames."]
-                elif missing := [n for n in names if n not in by_name]:
-                    errors[where] = [f"Unknown user(s): {', '.join(missing)}."]
-                else:
-                    resolved[role] = sorted({by_name[n] for n in names})
+        shape_errors = errors_of(RaciAssignmentsShape, assignments, path="assignments")
+        errors.update(shape_errors)
+        well_formed = {} if "assignments" in shape_errors else {
+            role: people for role, people in assignments.items() if f"assignments.{role}" not in shape_errors
+        }
+        resolved = _resolve(well_formed, errors)
     new_cells = cells if cells is not None else raci.cells
     if not errors:
         errors = _approver_problems(new_cells, resolved)

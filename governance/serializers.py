@@ -1,4 +1,5 @@
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from registry.models import UseCase
@@ -7,6 +8,7 @@ from .approvals import slots
 from .checklist import promotion_checklist
 from .models import Classification, GateException, Policy, PromotionRequest, Review, SignOff
 from .policy import with_generated_texts
+from .shapes import PolicyShape, RaciAssignmentsShape, RaciCellsShape
 
 
 class ClassificationInputSerializer(serializers.Serializer):
@@ -31,15 +33,30 @@ class ClassificationSerializer(serializers.ModelSerializer):
         ]
 
 
+# JSON the service validates against a shape (governance.shapes), naming the part at fault
+# (`cells.deployments`, `tiers.2.sign_off`); the schema shows the shape.
+@extend_schema_field(RaciCellsShape)
+class RaciCellsField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(RaciAssignmentsShape)
+class RaciAssignmentsField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(PolicyShape)
+class PolicyDataField(serializers.JSONField):
+    pass
+
+
 class RaciSerializer(serializers.Serializer):
-    cells = serializers.DictField(child=serializers.DictField(child=serializers.CharField(allow_blank=True)), required=False,
-                                  help_text="{task: {raci role: '' | R | A | C | I | A/R}}")
-    assignments = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
-                                        help_text="{raci role: [usernames]}")
+    cells = RaciCellsField(required=False, help_text="{task: {RACI role: '' | R | A | C | I | A/R}}")
+    assignments = RaciAssignmentsField(required=False, help_text="{RACI role: [usernames]}")
 
 
 class PolicyInputSerializer(serializers.Serializer):
-    data = serializers.JSONField(help_text="{tiers: {'1'..'4': {consideration: [{text, gate?, params?, stages?}]}}, review_interval_days: {'1'..'4': days}}")
+    data = PolicyDataField(help_text="The matrix: measures per tier and consideration, review intervals, sign-off due days")
     comment = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
 

@@ -3,11 +3,12 @@ import pytest
 from audit.models import AuditEvent
 from core.errors import Forbidden, InvalidInput
 from governance import defaults
-from governance.raci import _validate_raci, raci_update
+from governance.raci import raci_update
+from governance.shapes import RaciCellsShape, errors_of
 
 
 def test_default_matrix_is_valid():
-    assert _validate_raci(defaults.RACI) == {}
+    assert errors_of(RaciCellsShape, defaults.RACI, path="cells") == {}
 
 
 def test_exactly_one_accountable_and_a_responsible_per_task(inventory, cast):
