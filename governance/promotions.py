@@ -81,12 +81,8 @@ def promotion_request(
             "sha256": {"before": None, "after": promotion.sha256},
         },
     )
-    transaction.on_commit(lambda: promotion_requested(promotion_id=promotion.pk))
+    promotion_requested(promotion=promotion)
     return promotion
-
-
-def _notify_decided(promotion: PromotionRequest) -> None:
-    transaction.on_commit(lambda: promotion_decided(promotion_id=promotion.pk))
 
 
 def _lock(promotion: PromotionRequest) -> PromotionRequest:
@@ -189,7 +185,7 @@ def _promote(promotion: PromotionRequest, actor) -> None:
     promotion.save(update_fields=["status", "decided_at"])
     promotion.version = target
     _close_stale(version_ids=[v.pk for v in locked.values()], actor=actor)
-    _notify_decided(promotion)
+    promotion_decided(promotion=promotion)
     audit_record(action="promotion.promote", actor=actor, obj=promotion,
                  changes={"status": {"before": "open", "after": "promoted"}, "approved_by": {"before": None, "after": approvers}})
 
@@ -234,7 +230,7 @@ def promotion_reject(*, promotion: PromotionRequest, actor, comment: str) -> Pro
     promotion.save(update_fields=["status", "decided_at"])
     audit_record(action="signoff.reject", actor=actor, obj=promotion,
                  changes={"status": {"before": before, "after": "rejected"}, "comment": {"before": None, "after": comment}})
-    _notify_decided(promotion)
+    promotion_decided(promotion=promotion)
     return promotion
 
 

@@ -4,7 +4,6 @@ supersedes a pending one of the same kind and waits for an independent risk offi
 (`proposal_decisions`); `access.applies_directly` says which changes wait.
 """
 
-from django.db import transaction
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -30,7 +29,7 @@ def proposal_create(*, actor, kind: str, use_case: UseCase, payload: dict, summa
     audit_record(action="proposal.create", actor=actor, obj=proposal,
                  changes={"kind": {"before": None, "after": kind}, "summary": {"before": None, "after": proposal.summary},
                           "payload": {"before": None, "after": payload}})
-    transaction.on_commit(lambda: proposal_created(proposal_id=proposal.pk))
+    proposal_created(proposal=proposal)
     return proposal
 
 

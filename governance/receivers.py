@@ -1,7 +1,5 @@
 """Receivers of the registry's signals (connected in GovernanceConfig.ready())."""
 
-from django.db import transaction
-
 from .evidence import evidence_changed
 from .notify import proposal_created
 
@@ -13,5 +11,6 @@ def lapse_on_lineage_change(sender, *, version, actor=None, reason="", **kwargs)
 
 
 def notify_proposal(sender, *, proposal, **kwargs):
-    """The registry stored a proposal (a model move): tell the risk officers after commit."""
-    transaction.on_commit(lambda: proposal_created(proposal_id=proposal.pk))
+    """The registry stored a proposal (a model move), in the transaction that sends this signal:
+    tell the risk officers (the mail goes out after commit)."""
+    proposal_created(proposal=proposal)

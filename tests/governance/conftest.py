@@ -19,6 +19,39 @@ def answers(**changes):
 
 
 @pytest.fixture
+def worker_mail(django_capture_on_commit_callbacks):
+    """`with worker_mail() as sent:` runs the block in a transaction, commits it (sending the
+    mail jobs it queued to the broker) and then does the worker's part: runs `core.tasks.mail_send`
+    on each job, as the worker process would. `sent` is the mail that went out, and nothing went
+    out while the block ran: the request never waits for the mail server."""
+    from contextlib import contextmanager
+
+    from django.core import mail
+    from django.db import transaction
+
+    from core.models import BackgroundJob
+    from core.tasks import mail_send
+
+    @contextmanager
+    def run():
+        before = set(BackgroundJob.objects.filter(kind="mail").values_list("pk", flat=True))
+        sent = []
+        with django_capture_on_commit_callbacks(execute=True):
+            with transaction.atomic():
+                yield sent
+                assert mail.outbox == []  # nothing is sent inside the transaction
+        jobs = BackgroundJob.objects.filter(kind="mail").exclude(pk__in=before).order_by("pk")
+        for job in jobs:
+            assert job.task == "core.tasks.mail_send" and job.sent_at is not None  # handed to the broker
+            mail_send(job.pk)
+            job.refresh_from_db()
+            assert job.status == BackgroundJob.Status.SUCCEEDED
+        sent.extend(mail.outbox)
+
+    return run
+
+
+@pytest.fixture
 def tier1(inventory, cast):
     """The inventory's use case classified tier 1 by rita (a risk officer's classification of
     someone else's use case applies at once; dana's own would wait for confirmation)."""

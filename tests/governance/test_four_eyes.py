@@ -3,7 +3,6 @@ the attack the issue reproduced and shows it refused (or held as a proposal a ri
 than the proposer must confirm)."""
 
 import pytest
-from django.core import mail
 
 from audit.models import AuditEvent
 from core.errors import Conflict, Forbidden, InvalidInput
@@ -29,14 +28,14 @@ def tier3(inventory, cast):
     return inventory
 
 
-def test_owner_cannot_lower_the_tier_by_re_answering(tier3, cast, django_capture_on_commit_callbacks):
+def test_owner_cannot_lower_the_tier_by_re_answering(tier3, cast, worker_mail):
     uc = tier3["use_case"]
-    with django_capture_on_commit_callbacks(execute=True):
+    with worker_mail() as sent:
         result = classification_submit(actor=cast["dana"], use_case=uc, answers=answers())
     assert isinstance(result, Proposal) and result.summary == "Lower the tier from 3 to 1"
     assert classification_current(use_case=uc).tier == 3  # the previous state holds
     # Risk officers are told; the proposer is not asked to confirm her own change.
-    assert {to for m in mail.outbox if "To confirm" in m.subject for to in m.to} == {"rita@example.com", "omar@example.com"}
+    assert {to for m in sent if "To confirm" in m.subject for to in m.to} == {"rita@example.com", "omar@example.com"}
     assert list(proposals_pending(user=cast["dana"])) == []
     assert list(proposals_pending(user=cast["rita"])) == [result]
     # A promotion now is judged at tier 3, not 1.

@@ -5,8 +5,8 @@ import pytest
 
 from core.errors import Forbidden
 from governance import approvals
+from governance.approvals import approver_candidates
 from governance.checklist import promotion_checklist
-from governance.notify import approver_candidates
 from governance.policy import policy_update
 from governance.promotions import promotion_request, signoff_approve
 from governance.raci import raci_update
