@@ -56,7 +56,7 @@ def _validate_override(tier, justification) -> dict:
 
 
 def classification_apply(*, use_case, scheme, payload: dict, created_by, confirmed_by=None, action="classification.submit",
-                          audit_actor=None) -> Classification:
+                         audit_actor=None) -> Classification:
     """Store the classification row (the override standing until a risk officer changes it)."""
     before = classification_current(use_case=use_case)
     override = payload.get("override_tier")
@@ -168,4 +168,4 @@ def classification_override(*, actor, use_case: UseCase, tier: int, justificatio
                "override_justification": justification.strip(), "overridden_by": actor.pk}
     proposals_supersede(kind=Proposal.Kind.CLASSIFICATION, use_case=use_case)
     return classification_apply(use_case=use_case, scheme=current.scheme, payload=payload, created_by=actor,
-                                 action="classification.override")
+                                action="classification.override")

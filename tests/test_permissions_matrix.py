@@ -344,7 +344,7 @@ def world(cast):
         proposal = classification_submit(actor=user, use_case=fresh, answers=LOW)
         review = Review.objects.create(version=v1, due_date=timezone.localdate())
         exception = gate_exception_grant(actor=cast["omar"], gate="code_commit", version=v2, justification="x",
-                                             expires_at=timezone.now() + timedelta(days=3))
+                                         expires_at=timezone.now() + timedelta(days=3))
         from privacy import services as privacy
 
         erasure = privacy.subject_request_create(actor=cast["omar"], kind="erasure", datasets=[ds])

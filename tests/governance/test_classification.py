@@ -57,7 +57,7 @@ def test_submit_stores_classification_with_ethics_and_audits(inventory, cast):
 def test_submit_rejects_bad_answers_and_keeps_nothing(inventory, cast):
     with pytest.raises(InvalidInput) as exc:
         classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers={"regulation": "x"},
-                                       ethics={"mood": "?"})
+                              ethics={"mood": "?"})
     assert "answers.regulation" in exc.value.fields and "ethics.mood" in exc.value.fields
     assert not Classification.objects.exists()
 

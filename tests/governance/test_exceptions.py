@@ -61,7 +61,7 @@ def test_an_exception_lets_one_version_through_and_is_shown(drift_gated, cast, a
 def test_exceptions_expire_on_their_own(drift_gated, cast):
     version = drift_gated
     exception = gate_exception_grant(actor=cast["rita"], gate="drift_monitoring", version=version,
-                                              justification="short", expires_at=timezone.now() + timedelta(hours=1))
+                                     justification="short", expires_at=timezone.now() + timedelta(hours=1))
     assert "drift_monitoring" in exceptions_in_force(version=version)
     type(exception).objects.filter(pk=exception.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert exceptions_in_force(version=version) == {}
@@ -78,7 +78,7 @@ def test_the_governed_cannot_grant_and_sign_off_cannot_be_waived(drift_gated, ca
     assert exc.value.fields["gate"] == ["Human sign-off cannot be waived."]
     with pytest.raises(InvalidInput) as exc:
         gate_exception_grant(actor=cast["rita"], gate="drift_monitoring", version=version, justification=" ",
-                                      expires_at=timezone.now() + timedelta(days=400))
+                             expires_at=timezone.now() + timedelta(days=400))
     assert set(exc.value.fields) == {"justification", "expires_at"}
     assert AuditEvent.objects.filter(action="access.refused").count() == 4
 
@@ -86,7 +86,7 @@ def test_the_governed_cannot_grant_and_sign_off_cannot_be_waived(drift_gated, ca
 def test_use_case_wide_exception_and_revocation(drift_gated, cast):
     version = drift_gated
     exception = gate_exception_grant(actor=cast["omar"], gate="drift_monitoring", use_case=version.model.use_case,
-                                              justification="Whole use case on manual checks", expires_at=timezone.now() + timedelta(days=7))
+                                     justification="Whole use case on manual checks", expires_at=timezone.now() + timedelta(days=7))
     assert exceptions_in_force(version=version)["drift_monitoring"] == exception
     gate_exception_revoke(actor=cast["rita"], exception=exception)
     assert exceptions_in_force(version=version) == {}

@@ -96,9 +96,28 @@ def test_webhook_signature_is_hmac_sha256_of_body():
     assert sign(body, "other") != sign(body, "s3cret")
 
 
-def test_beat_runs_the_review_task(settings):
+def test_the_beat_entry_opens_a_due_review(tier1, cast, advance, settings):
+    """The scheduled task, looked up by the name beat sends, opens a review for a production
+    version whose interval ran out (none before, none twice), and beat sends it at least daily."""
+    from celery.schedules import crontab
+
+    from core.models import BackgroundJob
+    from portal.celery import app
+
     entry = settings.CELERY_BEAT_SCHEDULE["governance-open-due-reviews"]
-    assert entry["task"] == "governance.tasks.reviews_open_due_task"
+    task = app.tasks[entry["task"]]
+    assert isinstance(entry["schedule"], crontab) and len(entry["schedule"].hour) >= 1
+    version = advance(tier1["version"], "production")
+    assert task.apply().get() == 0  # tier 1 is reviewed yearly: not due yet
+    version.promotions.filter(status="promoted", target_stage="production").update(
+        decided_at=timezone.now() - timedelta(days=366)
+    )
+    assert task.apply().get() == 1
+    assert task.apply().get() == 0  # already open
+    review = Review.objects.get()
+    assert (review.version, review.status) == (version, Review.Status.OPEN)
+    assert review.due_date == timezone.localdate() - timedelta(days=1)
+    assert list(BackgroundJob.objects.filter(kind="reviews_open_due").values_list("status", flat=True)) == ["succeeded"] * 3
 
 
 def test_review_task_claims_its_job_and_is_harmless_twice(tier1, cast, advance):

@@ -254,11 +254,11 @@ def test_protected_alias_opens_a_promotion_and_succeeds_after_signoff(as_user, u
     signoff_approve(promotion=PromotionRequest.objects.get(version__number=2, target_stage="qa"), actor=cast["omar"])
     _refused(lambda: client.transition_model_version_stage("scorer", "2", "Staging"))
     signoff_approve(promotion=PromotionRequest.objects.get(version__number=2, target_stage="preproduction"),
-                               actor=cast["omar"])
+                    actor=cast["omar"])
     assert client.get_model_version("scorer", "2").current_stage == "Staging"
     _refused(lambda: client.set_registered_model_alias("scorer", "champion", "2"))
     signoff_approve(promotion=PromotionRequest.objects.get(version__number=2, target_stage="production"),
-                               actor=cast["rita"])
+                    actor=cast["rita"])
     assert client.get_model_version_by_alias("scorer", "champion").version == "2"
     assert client.get_model_version("scorer", "1").current_stage == "Archived"
     assert client.get_latest_versions("scorer", stages=["Production"])[0].version == "2"
@@ -293,7 +293,7 @@ def test_gates_met_at_call_time_promote_in_that_call(as_user, use_case, cast):
     from django.utils import timezone
 
     gate_exception_grant(actor=cast["omar"], gate="model_card", version=version, justification="card in review",
-                                    expires_at=timezone.now() + timedelta(days=3))
+                         expires_at=timezone.now() + timedelta(days=3))
     moved = client.transition_model_version_stage("card", "1", "Production")
     assert moved.current_stage == "Production"
     promotion.refresh_from_db()

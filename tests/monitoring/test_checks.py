@@ -228,7 +228,7 @@ def test_alert_sends_the_signed_webhook_and_mails_the_raci_people(monitored, upl
     monkeypatch.setattr(webhook_send, "delay", lambda payload: sent.append(payload))
     # The RACI names omar (data ops: Responsible for monitoring) and rita (production: Accountable).
     raci_update(actor=cast["rita"], use_case=monitored.model.use_case,
-                    assignments={"data_ops": ["omar"], "production": ["rita"]})
+                assignments={"data_ops": ["omar"], "production": ["rita"]})
     upload("dana", monitored, "batches", "b.csv", to_csv(frame(3000, seed=33, shift=0.8, cat_shift=True)), **W1)
     with django_capture_on_commit_callbacks(execute=True):
         run_check(_request(api, monitored)["id"])

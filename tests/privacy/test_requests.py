@@ -176,7 +176,7 @@ def test_an_overdue_obligation_blocks_promotion_and_a_closed_one_does_not(erasur
     # No exception waives it.
     with pytest.raises(InvalidInput):
         gate_exception_grant(actor=cast["omar"], gate="privacy_obligations", version=version, justification="x",
-                                 expires_at=timezone.now() + timedelta(days=1))
+                             expires_at=timezone.now() + timedelta(days=1))
     privacy.obligation_sign(actor=cast["rita"], obligation=obligation, statement="Residual risk low")
     privacy.obligation_sign(actor=cast["sam"], obligation=obligation, statement="Accepted")
     promotion_complete(promotion=promotion, actor=cast["dana"])

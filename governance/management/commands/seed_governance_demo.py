@@ -47,12 +47,12 @@ class Command(BaseCommand):
                 classification_submit(actor=users["rita"], use_case=use_case, answers=answers, ethics=ethics)
                 if name == "Credit limit decisions":
                     raci_update(actor=users["rita"], use_case=use_case,
-                                         assignments={"risk_audit": ["rita"], "production": ["omar"], "data_scientist": ["dana", "sam"]})
+                                assignments={"risk_audit": ["rita"], "production": ["omar"], "data_scientist": ["dana", "sam"]})
             version = ModelVersion.objects.filter(model__name="credit-limit-gbm", number=3).first()
             if version and not PromotionRequest.objects.filter(version=version).exists():
                 model_card_update(actor=users["dana"], version=version,
-                                           intended_use="Monthly credit limit reviews for existing retail card holders.",
-                                           limitations="Not validated for small-business cards or customers with < 6 months history.")
+                                  intended_use="Monthly credit limit reviews for existing retail card holders.",
+                                  limitations="Not validated for small-business cards or customers with < 6 months history.")
                 promotion_request(actor=users["dana"], version=version, target_stage="qa",
-                                           reason="Best AUC so far; ready for acceptance testing.")
+                                  reason="Best AUC so far; ready for acceptance testing.")
         self.stdout.write(self.style.SUCCESS("Governance demo data ready."))
