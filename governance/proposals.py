@@ -14,6 +14,7 @@ from .notify import proposal_created
 
 
 def proposals_supersede(*, kind: str, use_case: UseCase, model=None) -> None:
+    """A newer change of the same kind (applied or proposed) makes a pending proposal moot."""
     Proposal.objects.filter(kind=kind, use_case=use_case, model=model, status=Proposal.Status.PENDING).update(
         status=Proposal.Status.SUPERSEDED, decided_at=timezone.now()
     )

@@ -67,6 +67,8 @@ def _approvers_by_task(cells: dict, assignments: dict) -> dict:
 
 
 def raci_apply(*, raci: RaciMatrix, cells: dict, assignments: dict, actor, proposer=None) -> RaciMatrix:
+    """Store validated cells and assignments and audit the change (naming the proposer of a
+    confirmed proposal). Callers hold the rules: `raci_update`, `proposal_confirm`."""
     before = {"cells": raci.cells, "assignments": raci.assignments}
     raci.cells = cells
     raci.assignments = assignments
