@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput
-from governance.services import promotion_request
+from governance.promotions import promotion_request
 from registry.models import STAGE_ORDER
 
 from .access import can_decide, require

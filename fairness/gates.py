@@ -2,8 +2,8 @@
 version's lineage fingerprint, and the computed report on the model card."""
 
 from governance.card import BIAS_REPORT_PROVIDERS
+from governance.evidence import EVIDENCE_PROVIDERS
 from governance.gates import GateResult, register_gate
-from governance.services import EVIDENCE_PROVIDERS
 
 from .metrics import DISPARITIES
 from .services import report_latest, requirements

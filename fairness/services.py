@@ -14,7 +14,8 @@ from audit.services import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.refusals import refusals_audited
 from core.services import job_create, job_enqueue
-from governance.services import classification_current, evidence_changed, policy_current
+from governance.evidence import evidence_changed
+from governance.selectors import classification_current, policy_current
 from registry.models import ModelVersion, UseCase
 
 from . import access, policy

@@ -10,6 +10,8 @@ The four-eyes rules on governance data (classification, RACI, model moves) are h
 from core.roles import Role, has_role, is_admin, is_read_only
 from registry import access as registry_access
 
+from .models import RaciMatrix
+
 
 def can_edit_policy(user) -> bool:
     """Scoring schemes and the policy matrix belong to risk officers (and admins)."""
@@ -69,8 +71,6 @@ def can_accept_model(user, use_case) -> bool:
     """Who signs model acceptance (an experiment's decision, and the promotion request an
     "adopt" decision opens in their name): the people the use case's RACI holds Accountable for
     model acceptance; when it names nobody, risk officers and administrators."""
-    from .models import RaciMatrix
-
     try:
         named = use_case.raci.people_for("model_acceptance", {"A"})
     except RaciMatrix.DoesNotExist:

@@ -1,6 +1,7 @@
 """Governance REST API. Views validate, call one service, serialise the result."""
 
 import django_filters
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -16,8 +17,24 @@ from core.errors import NotFound
 from registry.models import ModelVersion, Proposal, UseCase
 from registry.serializers import ProposalSerializer
 
-from . import defaults, services
+from . import defaults
+from .card import model_card_data, model_card_markdown, model_card_update
+from .classification import classification_set, scoring_scheme_update
+from .gate_exceptions import gate_exception_grant, gate_exception_revoke
 from .models import GateException, Policy, PromotionRequest, Review, SignOff
+from .policy import policy_update
+from .promotions import (
+    promotion_complete,
+    promotion_reject,
+    promotion_request,
+    promotion_withdraw,
+    signoff_approve,
+)
+from .proposal_decisions import proposal_confirm, proposal_reject, proposal_withdraw
+from .proposals import proposals_pending
+from .raci import raci_update
+from .reviews import review_complete
+from .selectors import classification_current, policy_current, raci_for, scheme_current
 from .serializers import (
     ClassificationInputSerializer,
     ClassificationSerializer,
@@ -37,7 +54,7 @@ from .serializers import (
 class QuestionnaireView(APIView):
     @extend_schema(responses={200: OpenApiResponse(description="{scheme, questions, thresholds, ethics, tiers}")})
     def get(self, request):
-        scheme = services.scheme_current()
+        scheme = scheme_current()
         return Response({"scheme": scheme.number, **scheme.data, "tiers": defaults.TIERS})
 
     @extend_schema(
@@ -47,7 +64,7 @@ class QuestionnaireView(APIView):
         "[{key, label, score, min_tier?}]}], thresholds: [{tier, min_score}], ethics: [{key, label}]}.",
     )
     def put(self, request):
-        scheme = services.scoring_scheme_update(actor=request.user, data=request.data)
+        scheme = scoring_scheme_update(actor=request.user, data=request.data)
         return Response({"scheme": scheme.number, **scheme.data, "tiers": defaults.TIERS})
 
 
@@ -60,7 +77,7 @@ class ClassificationView(APIView):
 
     @extend_schema(responses={200: ClassificationSerializer, 404: OpenApiResponse(description="Not classified yet")})
     def get(self, request, pk):
-        current = services.classification_current(use_case=self._use_case(pk))
+        current = classification_current(use_case=self._use_case(pk))
         if current is None:
             raise NotFound("This use case is not classified yet.")
         return Response(ClassificationSerializer(current).data)
@@ -75,7 +92,7 @@ class ClassificationView(APIView):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         # One service, one transaction: an invalid override stores nothing.
-        result = services.classification_set(
+        result = classification_set(
             actor=request.user, use_case=use_case, answers=fields["answers"], ethics=fields.get("ethics"),
             override_tier=fields.get("override_tier"), override_justification=fields.get("override_justification", ""),
         )
@@ -93,8 +110,6 @@ def _raci_body(raci):
     names = {}
     ids = {i for people in raci.assignments.values() for i in people}
     if ids:
-        from django.contrib.auth import get_user_model
-
         names = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
     return {
         "use_case": raci.use_case_id,
@@ -109,14 +124,14 @@ def _raci_body(raci):
 class RaciView(APIView):
     @extend_schema(responses={200: RaciSerializer})
     def get(self, request, pk):
-        return Response(_raci_body(services.raci_for(use_case=get_object_or_404(UseCase, pk=pk))))
+        return Response(_raci_body(raci_for(use_case=get_object_or_404(UseCase, pk=pk))))
 
     @extend_schema(request=RaciSerializer, responses={200: RaciSerializer})
     def put(self, request, pk):
         use_case = get_object_or_404(UseCase, pk=pk)
         data = RaciSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return _result(services.raci_update(actor=request.user, use_case=use_case, **data.validated_data), None, _raci_body)
+        return _result(raci_update(actor=request.user, use_case=use_case, **data.validated_data), None, _raci_body)
 
 
 class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -130,7 +145,7 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     def get_queryset(self):
         if self.request.query_params.get("mine_to_decide") == "true":
-            return services.proposals_pending(user=self.request.user)
+            return proposals_pending(user=self.request.user)
         return Proposal.objects.select_related("use_case", "model", "target_use_case", "proposed_by", "decided_by").order_by("-created_at", "-pk")
 
     def _detail(self, proposal):
@@ -142,19 +157,19 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def confirm(self, request, pk=None):
         data = CommentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._detail(services.proposal_confirm(actor=request.user, proposal=self.get_object(), comment=data.validated_data["comment"]))
+        return self._detail(proposal_confirm(actor=request.user, proposal=self.get_object(), comment=data.validated_data["comment"]))
 
     @extend_schema(request=CommentSerializer, responses={200: ProposalSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         data = CommentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._detail(services.proposal_reject(actor=request.user, proposal=self.get_object(), comment=data.validated_data["comment"]))
+        return self._detail(proposal_reject(actor=request.user, proposal=self.get_object(), comment=data.validated_data["comment"]))
 
     @extend_schema(request=None, responses={200: ProposalSerializer})
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
-        return self._detail(services.proposal_withdraw(actor=request.user, proposal=self.get_object()))
+        return self._detail(proposal_withdraw(actor=request.user, proposal=self.get_object()))
 
 
 class GateExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
@@ -180,13 +195,13 @@ class GateExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mix
                 raise NotFound("No such model version.", fields={"version": ["Unknown model version."]})
         fields.pop("model", None)
         fields.pop("version", None)
-        exception = services.gate_exception_grant(actor=request.user, version=version, **fields)
+        exception = gate_exception_grant(actor=request.user, version=version, **fields)
         return Response(GateExceptionSerializer(self.get_queryset().get(pk=exception.pk)).data, status=201)
 
     @extend_schema(request=None, responses={200: GateExceptionSerializer})
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        exception = services.gate_exception_revoke(actor=request.user, exception=self.get_object())
+        exception = gate_exception_revoke(actor=request.user, exception=self.get_object())
         return Response(GateExceptionSerializer(self.get_queryset().get(pk=exception.pk)).data)
 
 
@@ -195,13 +210,13 @@ class PolicyView(APIView):
 
     @extend_schema(responses={200: PolicySerializer})
     def get(self, request):
-        return Response({**PolicySerializer(services.policy_current()).data, "considerations": defaults.CONSIDERATIONS})
+        return Response({**PolicySerializer(policy_current()).data, "considerations": defaults.CONSIDERATIONS})
 
     @extend_schema(request=PolicyInputSerializer, responses={200: PolicySerializer})
     def put(self, request):
         data = PolicyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        policy = services.policy_update(actor=request.user, **data.validated_data)
+        policy = policy_update(actor=request.user, **data.validated_data)
         return Response(PolicySerializer(policy).data)
 
 
@@ -251,7 +266,7 @@ class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         if version is None:
             raise NotFound(f"No version {fields['version']} of model {fields['model']!r}.",
                            fields={"version": ["Unknown model version."]})
-        promotion = services.promotion_request(
+        promotion = promotion_request(
             actor=request.user, version=version, target_stage=fields["target_stage"], reason=fields.get("reason", "")
         )
         return self._detail(promotion, status=201)
@@ -261,7 +276,7 @@ class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def approve(self, request, pk=None):
         data = CommentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        promotion = services.signoff_approve(promotion=self.get_object(), actor=request.user, comment=data.validated_data["comment"])
+        promotion = signoff_approve(promotion=self.get_object(), actor=request.user, comment=data.validated_data["comment"])
         return self._detail(promotion)
 
     @extend_schema(request=CommentSerializer, responses={200: PromotionSerializer})
@@ -269,19 +284,19 @@ class PromotionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     def reject(self, request, pk=None):
         data = CommentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        promotion = services.promotion_reject(promotion=self.get_object(), actor=request.user, comment=data.validated_data["comment"])
+        promotion = promotion_reject(promotion=self.get_object(), actor=request.user, comment=data.validated_data["comment"])
         return self._detail(promotion)
 
     @extend_schema(request=None, responses={200: PromotionSerializer})
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
-        promotion = services.promotion_withdraw(promotion=self.get_object(), actor=request.user)
+        promotion = promotion_withdraw(promotion=self.get_object(), actor=request.user)
         return self._detail(promotion)
 
     @extend_schema(request=None, responses={200: PromotionSerializer})
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
-        promotion = services.promotion_complete(promotion=self.get_object(), actor=request.user)
+        promotion = promotion_complete(promotion=self.get_object(), actor=request.user)
         return self._detail(promotion)
 
 
@@ -313,7 +328,7 @@ class ReviewViewSet(viewsets.ReadOnlyModelViewSet):
     def complete(self, request, pk=None):
         data = CommentSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        review = services.review_complete(actor=request.user, review=self.get_object(), note=data.validated_data["comment"])
+        review = review_complete(actor=request.user, review=self.get_object(), note=data.validated_data["comment"])
         return Response(ReviewSerializer(self.get_queryset().get(pk=review.pk)).data)
 
 
@@ -326,26 +341,20 @@ class ModelCardView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="Model card data")})
     def get(self, request, name, number):
-        from .card import model_card_data
-
         return Response(model_card_data(version=_version(name, number)))
 
     @extend_schema(request=ModelCardTextSerializer, responses={200: OpenApiResponse(description="Model card data")})
     def put(self, request, name, number):
-        from .card import model_card_data
-
         version = _version(name, number)
         data = ModelCardTextSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.model_card_update(actor=request.user, version=version, **data.validated_data)
+        model_card_update(actor=request.user, version=version, **data.validated_data)
         return Response(model_card_data(version=version))
 
 
 class ModelCardMarkdownView(APIView):
     @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR})
     def get(self, request, name, number):
-        from .card import model_card_data, model_card_markdown
-
         version = _version(name, number)
         response = HttpResponse(model_card_markdown(model_card_data(version=version)), content_type="text/markdown; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{version.model.name}-v{version.number}-model-card.md"'

@@ -30,6 +30,8 @@ from core.errors import Forbidden
 from core.roles import Role, user_roles
 
 from . import defaults
+from .models import SignOff
+from .selectors import measures, raci_for
 
 # Steward roles whose holders may approve at all.
 APPROVING_ROLES = (Role.DATA_SCIENTIST, Role.RISK_OFFICER, Role.ADMIN)
@@ -76,10 +78,8 @@ def requirements(promotion) -> dict[str, int]:
     officer for preproduction and production" and "2 risk officers for production" mean two on
     the way to production). Every move needs at least one approval.
     """
-    from .services import _measures
-
     need: dict[str, int] = {}
-    for measure in _measures(promotion):
+    for measure in measures(promotion):
         if measure["gate"] != "approvals":
             continue
         params = measure.get("params") or {}
@@ -93,8 +93,6 @@ def _task(promotion) -> str:
 
 
 def accountable_ids(promotion) -> set[int]:
-    from .services import raci_for
-
     return raci_for(use_case=promotion.version.model.use_case).people_for(_task(promotion), {"A"})
 
 
@@ -134,8 +132,6 @@ def _match(slot_roles: list[str], approvals: list[set[str]]) -> list[int]:
 
 
 def _valid_approvals(promotion) -> list:
-    from .models import SignOff
-
     return [
         s for s in promotion.signoffs.all()
         if s.decision == SignOff.Decision.APPROVE and s.lapsed_at is None

@@ -6,6 +6,8 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self):
+        # Imported here, not at the top: these modules import models, which do not exist until
+        # the app registry is ready.
         from registry.signals import change_proposed, lineage_changed
 
         from . import builtin_gates  # noqa: F401 - registers the gates

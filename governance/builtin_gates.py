@@ -3,14 +3,14 @@
 `approvals` reports the slots `governance.approvals` fills (one person, one slot).
 """
 
+from .approvals import SLOT_LABELS, SLOT_LABELS_PLURAL, filled_counts
 from .gates import GateResult, register_gate
+from .models import ModelCardText
 
 
 @register_gate("approvals", label="Approvals")
 def approvals(*, version, promotion, params) -> GateResult:
     """N approvals from role R (`any`, a Steward role, or `accountable` = the RACI Accountable)."""
-    from .approvals import SLOT_LABELS, SLOT_LABELS_PLURAL, filled_counts
-
     role = params.get("role", "any")
     if promotion is None:
         return GateResult(False, f"Approvals from {SLOT_LABELS_PLURAL.get(role, role)} needed.")
@@ -39,8 +39,6 @@ def datasets_provenance(*, version, promotion, params) -> GateResult:
 
 @register_gate("model_card", label="Model card present")
 def model_card(*, version, promotion, params) -> GateResult:
-    from .models import ModelCardText
-
     text = ModelCardText.objects.filter(version=version).first()
     url = f"/api/v1/models/{version.model.name}/versions/{version.number}/card/"
     if text and text.intended_use.strip() and text.limitations.strip():

@@ -1,17 +1,63 @@
-"""The model card of a version: a selector gathering its data, and a Markdown rendering."""
+"""The model card of a version: the free-text sections its data scientists write (evidence, like
+its lineage), a selector gathering everything the card shows, and a Markdown rendering."""
 
-from django.db.models import Prefetch
+from django.db import transaction
+from django.db.models import Prefetch, Q
+from django.utils import timezone
 
+from audit.services import audit_record, diff
+from core.errors import Forbidden, InvalidInput
+from core.refusals import refusals_audited
 from registry.models import ModelVersion
 
-from .models import ModelCardText, PromotionRequest, SignOff
-from .services import classification_current
+from . import access
+from .evidence import evidence_changed
+from .models import GateException, ModelCardText, PromotionRequest, SignOff
+from .selectors import classification_current
 
 # Other apps (monitoring) may fill the monitoring section: `callable(version) -> dict`.
 MONITORING_STATUS_PROVIDERS = []
 # The fairness app fills the computed bias report: `callable(version) -> {"summary": str,
 # "lines": [markdown lines], "url": str} | None`.
 BIAS_REPORT_PROVIDERS = []
+
+
+@refusals_audited("model_card.update")
+@transaction.atomic
+def model_card_update(
+    *, actor, version: ModelVersion, intended_use: str | None = None, limitations: str | None = None,
+    bias_report: dict | None = None,
+) -> ModelCardText:
+    """Edit the free-text sections and the bias report of a version's model card. They are
+    evidence: a change lapses open requests and flags a production version for review."""
+    if not access.can_edit_model_card(actor, version):
+        raise Forbidden("Only the model's data scientists write its model card.")
+    if bias_report is not None:
+        ok = isinstance(bias_report, dict) and all(
+            isinstance(metrics, dict) and metrics
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in metrics.values())
+            for metrics in bias_report.values()
+        )
+        if not ok:
+            raise InvalidInput("Invalid bias report.", fields={"bias_report": [
+                "An object {subpopulation: {metric: number}} with at least one metric per subpopulation."
+            ]})
+    text, _ = ModelCardText.objects.select_for_update().get_or_create(version=version)
+    fields = ["intended_use", "limitations", "bias_report"]
+    before = {f: getattr(text, f) for f in fields}
+    if intended_use is not None:
+        text.intended_use = intended_use
+    if limitations is not None:
+        text.limitations = limitations
+    if bias_report is not None:
+        text.bias_report = bias_report
+    text.updated_by = actor
+    text.save(update_fields=[*fields, "updated_by", "updated_at"])
+    changes = diff(before, {f: getattr(text, f) for f in fields})
+    if changes:
+        audit_record(action="model_card.update", actor=actor, obj=version, changes=changes)
+        evidence_changed(version=version, actor=actor, reason=f"model card changed ({', '.join(sorted(changes))})")
+    return text
 
 
 def _datasets(qs):
@@ -98,11 +144,6 @@ def model_card_data(*, version: ModelVersion) -> dict:
 
 def _exceptions(version) -> list[dict]:
     """Risk officers' exceptions to a gate for this version or its use case, newest first."""
-    from django.db.models import Q
-    from django.utils import timezone
-
-    from .models import GateException
-
     now = timezone.now()
     found = GateException.objects.filter(Q(version=version) | Q(use_case_id=version.model.use_case_id)).select_related("granted_by")
     return [

@@ -1,8 +1,14 @@
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from registry.models import UseCase
 
+from .approvals import slots
+from .checklist import promotion_checklist
 from .models import Classification, GateException, Policy, PromotionRequest, Review, SignOff
+from .policy import with_generated_texts
+from .shapes import PolicyShape, RaciAssignmentsShape, RaciCellsShape
 
 
 class ClassificationInputSerializer(serializers.Serializer):
@@ -27,15 +33,30 @@ class ClassificationSerializer(serializers.ModelSerializer):
         ]
 
 
+# JSON the service validates against a shape (governance.shapes), naming the part at fault
+# (`cells.deployments`, `tiers.2.sign_off`); the schema shows the shape.
+@extend_schema_field(RaciCellsShape)
+class RaciCellsField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(RaciAssignmentsShape)
+class RaciAssignmentsField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(PolicyShape)
+class PolicyDataField(serializers.JSONField):
+    pass
+
+
 class RaciSerializer(serializers.Serializer):
-    cells = serializers.DictField(child=serializers.DictField(child=serializers.CharField(allow_blank=True)), required=False,
-                                  help_text="{task: {raci role: '' | R | A | C | I | A/R}}")
-    assignments = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False,
-                                        help_text="{raci role: [usernames]}")
+    cells = RaciCellsField(required=False, help_text="{task: {RACI role: '' | R | A | C | I | A/R}}")
+    assignments = RaciAssignmentsField(required=False, help_text="{RACI role: [usernames]}")
 
 
 class PolicyInputSerializer(serializers.Serializer):
-    data = serializers.JSONField(help_text="{tiers: {'1'..'4': {consideration: [{text, gate?, params?, stages?}]}}, review_interval_days: {'1'..'4': days}}")
+    data = PolicyDataField(help_text="The matrix: measures per tier and consideration, review intervals, sign-off due days")
     comment = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
 
@@ -51,10 +72,8 @@ class PolicySerializer(serializers.ModelSerializer):
     def get_data(self, obj) -> dict:
         """The matrix with each approvals measure's text written from its structure (versions
         stored before texts were generated read the same as new ones)."""
-        from .services import _with_generated_texts
-
         try:
-            return _with_generated_texts(obj.data)
+            return with_generated_texts(obj.data)
         except (KeyError, AttributeError, TypeError):
             return obj.data
 
@@ -125,15 +144,11 @@ class PromotionSerializer(serializers.ModelSerializer):
     def get_slots(self, obj) -> list[dict]:
         if not self.context.get("with_checklist", True):
             return []
-        from .approvals import slots
-
         return SlotSerializer(slots(obj, with_candidates=obj.status in PromotionRequest.ACTIVE), many=True).data
 
     def get_checklist(self, obj) -> list[dict]:
         if not self.context.get("with_checklist", True):
             return []
-        from .services import promotion_checklist
-
         return ChecklistItemSerializer(promotion_checklist(promotion=obj), many=True).data
 
 
@@ -148,8 +163,6 @@ class ReviewSerializer(serializers.ModelSerializer):
         fields = ["id", "model", "version", "due_date", "status", "overdue", "note", "completed_by", "completed_at", "created_at"]
 
     def get_overdue(self, obj) -> bool:
-        from django.utils import timezone
-
         return obj.status == Review.Status.OPEN and obj.due_date < timezone.localdate()
 
 
@@ -181,6 +194,4 @@ class GateExceptionSerializer(serializers.ModelSerializer):
                   "granted_by", "granted_at", "revoked_by", "revoked_at", "in_force"]
 
     def get_in_force(self, obj) -> bool:
-        from django.utils import timezone
-
         return obj.in_force(timezone.now())

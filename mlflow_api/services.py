@@ -16,8 +16,9 @@ from django.db import transaction
 from audit.services import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from governance import access as governance_access
-from governance import services as governance
+from governance.checklist import promotion_checklist
 from governance.models import PromotionRequest
+from governance.promotions import promotion_complete, promotion_request
 from registry import access as registry_access
 from registry import services as registry
 from registry.models import STAGE_ORDER, Dataset, ModelVersion, RegisteredModel, Stage, UseCase
@@ -325,7 +326,7 @@ def protected_alias_map() -> dict[str, str]:
 
 
 def _missing(promotion: PromotionRequest) -> list[str]:
-    return [item["label"] for item in governance.promotion_checklist(promotion=promotion) if not item["met"]]
+    return [item["label"] for item in promotion_checklist(promotion=promotion) if not item["met"]]
 
 
 def move_towards(*, actor, version: ModelVersion, stage: str, why: str) -> ModelVersion:
@@ -356,7 +357,7 @@ def move_towards(*, actor, version: ModelVersion, stage: str, why: str) -> Model
             .order_by("-pk").first()
         )
         if promotion is None:
-            promotion = governance.promotion_request(actor=actor, version=version, target_stage=target, reason=why)
+            promotion = promotion_request(actor=actor, version=version, target_stage=target, reason=why)
         missing = _missing(promotion)
         if missing:
             step = "" if target == stage else f" (the step to {target}, on the way to {stage})"
@@ -365,7 +366,7 @@ def move_towards(*, actor, version: ModelVersion, stage: str, why: str) -> Model
                 f"waits for: {'; '.join(missing)}. Sign-offs happen in Steward (/promotions/{promotion.pk}/).",
                 promotion=promotion, missing=missing,
             )
-        governance.promotion_complete(promotion=promotion, actor=actor)
+        promotion_complete(promotion=promotion, actor=actor)
 
 
 def alias_resolve(*, model: RegisteredModel, alias: str) -> ModelVersion:

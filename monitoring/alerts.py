@@ -15,7 +15,8 @@ from django.core.mail import send_mail
 from django.db import transaction
 
 from audit.services import audit_record
-from governance.services import classification_current, policy_current, raci_for, review_open_early
+from governance.reviews import review_open_early
+from governance.selectors import classification_current, policy_current, raci_for
 from governance.tasks import webhook_send
 
 from . import performance

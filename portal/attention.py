@@ -20,7 +20,7 @@ from django.utils import timezone
 from core.roles import Role, has_role
 from governance import access as governance_access
 from governance.models import PromotionRequest, Review
-from governance.services import proposals_pending
+from governance.proposals import proposals_pending
 from monitoring.selectors import open_alerts
 from privacy.selectors import obligations_to_act
 
@@ -60,7 +60,7 @@ def signoffs_waiting(user) -> list[dict]:
 
 def proposals_to_confirm(user) -> list[dict]:
     """Governance changes (classification, RACI approvers, a model's use case) this risk officer
-    may confirm: `governance.services.proposals_pending` decides."""
+    may confirm: `governance.proposals.proposals_pending` decides."""
     return [
         item(kind="proposal", badge="To confirm", text=str(p), url=reverse("portal:proposal", args=[p.pk]),
              since=p.created_at)

@@ -1,7 +1,7 @@
 """A use case's governance pages: its risk classification (questionnaire, live tier preview,
 override) and its RACI matrix.
 
-Like `views.py`: read with bounded queries, write only through `governance.services`; the forms
+Like `views.py`: read with bounded queries, write only through governance's services (`governance.classification`, `governance.raci`); the forms
 (`governance_forms`) parse the input, the service decides, and a refusal shows its
 `ServiceError.message` above the form and its `fields` next to the inputs they concern.
 """
@@ -12,9 +12,11 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+import governance.classification
+import governance.raci
+import governance.selectors
 from core.errors import ServiceError
 from governance import access, defaults, scoring
-from governance import services as governance
 from governance.models import Classification
 from registry.models import Proposal, UseCase
 
@@ -53,7 +55,7 @@ def _labelled_drivers(drivers: list, scheme_data: dict) -> list[dict]:
 
 def _classification_context(request, use_case, *, form=None, override_form=None):
     """The page; `form` / `override_form` are the posted forms to show again with their errors."""
-    scheme = governance.scheme_current()
+    scheme = governance.selectors.scheme_current()
     history = list(
         Classification.objects.filter(use_case=use_case).select_related("created_by", "overridden_by", "confirmed_by", "scheme")
         .order_by("-created_at", "-pk")[:20]
@@ -118,11 +120,11 @@ def classification(request, pk):
     use_case = _use_case_or_404(pk)
     if request.method != "POST":
         return render(request, "portal/governance/classification.html", _classification_context(request, use_case))
-    form = ClassificationForm(request.POST, scheme_data=governance.scheme_current().data)
+    form = ClassificationForm(request.POST, scheme_data=governance.selectors.scheme_current().data)
     status = 400
     if form.is_valid():
         try:
-            result = governance.classification_submit(
+            result = governance.classification.classification_submit(
                 actor=request.user, use_case=use_case, answers=form.answers(), ethics=form.ethics()
             )
         except ServiceError as exc:
@@ -144,7 +146,7 @@ def classification(request, pk):
 def classification_preview(request, pk):
     """htmx: the tier the answers on the form would get, computed without saving anything."""
     _use_case_or_404(pk)
-    scheme = governance.scheme_current()
+    scheme = governance.selectors.scheme_current()
     form = ClassificationForm(request.POST, scheme_data=scheme.data)
     form.is_valid()  # a half-filled form is what a preview is for: the valid answers count
     return render(request, "portal/governance/_tier_preview.html", {"preview": _preview(scheme.data, form.answers())})
@@ -159,7 +161,7 @@ def classification_override(request, pk):
     if form.is_valid():
         tier = form.cleaned_data["tier"]
         try:
-            governance.classification_override(
+            governance.classification.classification_override(
                 actor=request.user, use_case=use_case, tier=tier, justification=form.cleaned_data["justification"]
             )
         except ServiceError as exc:
@@ -233,14 +235,14 @@ def _raci_context(request, use_case, raci, *, form=None):
 def raci(request, pk):
     """The RACI matrix as an editable grid; the service validates and its messages show per row."""
     use_case = _use_case_or_404(pk)
-    matrix = governance.raci_for(use_case=use_case)
+    matrix = governance.selectors.raci_for(use_case=use_case)
     if request.method != "POST":
         return render(request, "portal/governance/raci.html", _raci_context(request, use_case, matrix))
     form = RaciForm(request.POST)
     status = 400
     if form.is_valid():
         try:
-            result = governance.raci_update(
+            result = governance.raci.raci_update(
                 actor=request.user, use_case=use_case, cells=form.cells(), assignments=form.assignments()
             )
         except ServiceError as exc:

@@ -9,8 +9,8 @@ pages and their browser tests keep working.
 
 from django import forms
 
+import governance.gate_exceptions
 from governance import defaults
-from governance import services as governance
 from governance.gates import all_gates
 
 from .forms import add_service_errors
@@ -248,7 +248,7 @@ class GateExceptionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["gate"].choices = sorted(
             ((k, g.label) for k, g in all_gates().items() if k != "approvals"), key=lambda c: c[1]
-        ) + sorted((k, k) for k in governance._policy_gates() - set(all_gates()))
+        ) + sorted((k, k) for k in governance.gate_exceptions.policy_gates() - set(all_gates()))
 
 
 class SignOffForm(forms.Form):

@@ -3,7 +3,7 @@ risk officers' exceptions to a gate, sign-off history on the model page, periodi
 proposals (four eyes on governance data). Classification and RACI are in
 `classification_views.py`, the policy pages in `policy_views.py`.
 
-Like `views.py`: read with bounded queries, write only through `governance.services`; the forms
+Like `views.py`: read with bounded queries, write only through governance's services; the forms
 (`governance_forms`) parse the input, and a refusal shows the service's `ServiceError.message`
 with its `fields` next to the inputs they concern.
 """
@@ -17,9 +17,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+import governance.gate_exceptions
+import governance.proposal_decisions
+import governance.proposals
+import governance.reviews
+import governance.selectors
 from core.errors import ServiceError
 from governance import access, defaults
-from governance import services as governance
 from governance.card import model_card_data
 from governance.models import PromotionRequest, Review, SignOff
 from registry.models import ModelVersion, Proposal
@@ -99,7 +103,7 @@ def review_complete(request, pk):
     form = ReviewForm(request.POST)
     form.is_valid()  # a note is free text; whether one is needed is the service's rule
     try:
-        governance.review_complete(actor=request.user, review=review, note=form.cleaned_data.get("note", ""))
+        governance.reviews.review_complete(actor=request.user, review=review, note=form.cleaned_data.get("note", ""))
     except ServiceError as exc:
         messages.error(request, " ".join([exc.message, *(m for ms in exc.fields.values() for m in ms)]))
         response = reviews(request)
@@ -116,8 +120,8 @@ def _proposal_details(proposal) -> list[tuple[str, str]]:
     """What the proposal would change, in people's words."""
     payload = proposal.payload
     if proposal.kind == Proposal.Kind.CLASSIFICATION:
-        current = governance.classification_current(use_case=proposal.use_case)
-        labels = choice_labels(governance.scheme_current().data)
+        current = governance.selectors.classification_current(use_case=proposal.use_case)
+        labels = choice_labels(governance.selectors.scheme_current().data)
         rows = [("Tier now", str(current.tier) if current else "not classified"),
                 ("Tier proposed", str(payload.get("override_tier") or (current.override_tier if current and current.override_tier else payload["computed_tier"])))]
         for key, answer in payload.get("answers", {}).items():
@@ -130,7 +134,7 @@ def _proposal_details(proposal) -> list[tuple[str, str]]:
         names = dict(get_user_model().objects.values_list("pk", "username"))
         from governance.models import RaciMatrix
 
-        before = governance.raci_for(use_case=proposal.use_case)
+        before = governance.selectors.raci_for(use_case=proposal.use_case)
         after = RaciMatrix(cells=payload["cells"], assignments=payload["assignments"])
         rows = []
         for stage, task in defaults.STAGE_TASK.items():
@@ -144,12 +148,12 @@ def _proposal_details(proposal) -> list[tuple[str, str]]:
 
 @login_required
 def proposals(request):
-    pending = governance.proposals_pending()
+    pending = governance.proposals.proposals_pending()
     context = {
         "section": "proposals",
         "page": page_of(request, pending),
         "querystring": "",
-        "mine_to_decide": {p.pk for p in governance.proposals_pending(user=request.user)},
+        "mine_to_decide": {p.pk for p in governance.proposals.proposals_pending(user=request.user)},
         "decided": Proposal.objects.exclude(status=Proposal.Status.PENDING)
         .select_related("use_case", "model", "proposed_by", "decided_by").order_by("-decided_at", "-pk")[:20],
     }
@@ -167,10 +171,10 @@ def proposal_detail(request, pk):
             decision, comment = form.cleaned_data["decision"], form.cleaned_data["comment"].strip()
             try:
                 if decision == "confirm":
-                    governance.proposal_confirm(actor=request.user, proposal=proposal, comment=comment)
+                    governance.proposal_decisions.proposal_confirm(actor=request.user, proposal=proposal, comment=comment)
                     messages.success(request, f"Confirmed: {proposal.summary}. It is in force now.")
                 else:
-                    governance.proposal_reject(actor=request.user, proposal=proposal, comment=comment)
+                    governance.proposal_decisions.proposal_reject(actor=request.user, proposal=proposal, comment=comment)
                     messages.success(request, "Rejected; nothing changed.")
                 return redirect("portal:proposal", pk=proposal.pk)
             except ServiceError as exc:
@@ -200,7 +204,7 @@ def gate_exception_grant(request, name, number):
     status = 400
     if form.is_valid():
         try:
-            governance.gate_exception_grant(actor=request.user, version=version, **form.cleaned_data)
+            governance.gate_exceptions.gate_exception_grant(actor=request.user, version=version, **form.cleaned_data)
         except ServiceError as exc:
             messages.error(request, exc.message)
             attach(form, exc)

@@ -2,7 +2,7 @@
 measures and the gates that check them), its versions and their differences, and the risk
 officers' edits of one cell or of the review intervals (each edit stores the next version).
 
-Like `views.py`: read with bounded queries, write only through `governance.services.policy_update`;
+Like `views.py`: read with bounded queries, write only through `governance.policy.policy_update`;
 the forms (`governance_forms.PolicyCellForm`, `IntervalsForm`) parse the input and refuse a form
 opened on an older version; the service decides what a valid policy is.
 """
@@ -12,9 +12,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
+import governance.policy
+import governance.selectors
 from core.errors import ServiceError
 from governance import access, approvals, defaults
-from governance import services as governance
 from governance.gates import all_gates
 from governance.models import Policy
 
@@ -26,7 +27,7 @@ def _measure_view(measure: dict) -> dict:
     gate = all_gates().get(measure.get("gate", ""))
     params = measure.get("params", {}) or {}
     return {
-        "text": governance.measure_text(measure),
+        "text": governance.policy.measure_text(measure),
         "gate": measure.get("gate", ""),
         "gate_label": gate.label if gate else measure.get("gate", ""),
         "stages": measure.get("stages", defaults.GOVERNED_STAGES) if measure.get("gate") else [],
@@ -68,14 +69,14 @@ def _policy_context(request, policy: Policy, *, current: Policy):
 @login_required
 def policies(request):
     """The matrix in force; risk officers edit it cell by cell."""
-    current = governance.policy_current()
+    current = governance.selectors.policy_current()
     policy = Policy.objects.select_related("created_by").get(pk=current.pk)
     return render(request, "portal/governance/policy.html", _policy_context(request, policy, current=current))
 
 
 @login_required
 def policy_version(request, number):
-    current = governance.policy_current()
+    current = governance.selectors.policy_current()
     policy = get_object_or_404(Policy.objects.select_related("created_by"), number=number)
     return render(request, "portal/governance/policy.html", _policy_context(request, policy, current=current))
 
@@ -101,7 +102,7 @@ def policy_cell_edit(request, tier, consideration):
     """Edit the measures of one tier × consideration cell; saving stores the next policy version."""
     if str(tier) not in ("1", "2", "3", "4") or consideration not in defaults.CONSIDERATIONS:
         raise Http404("No such cell.")
-    current = governance.policy_current()
+    current = governance.selectors.policy_current()
     original = list(current.data.get("tiers", {}).get(str(tier), {}).get(consideration, []))
     problems, comment, rows, status = [], "", _cell_rows(original), 200
     if request.method == "POST":
@@ -115,7 +116,7 @@ def policy_cell_edit(request, tier, consideration):
             if not measures:
                 data["tiers"][str(tier)].pop(consideration)
             try:
-                policy = governance.policy_update(
+                policy = governance.policy.policy_update(
                     actor=request.user, data=data,
                     comment=form.cleaned_data["comment"] or f"Tier {tier} · {defaults.CONSIDERATIONS[consideration]}",
                 )
@@ -151,7 +152,7 @@ def policy_cell_edit(request, tier, consideration):
 @login_required
 def policy_intervals_edit(request):
     """Edit the review interval of each tier; saving stores the next policy version."""
-    current = governance.policy_current()
+    current = governance.selectors.policy_current()
     intervals = {t: str(current.data.get("review_interval_days", {}).get(str(t), "")) for t in sorted(defaults.TIERS)}
     problems, status = [], 200
     if request.method == "POST":
@@ -160,7 +161,7 @@ def policy_intervals_edit(request):
         status = 400
         if form.is_valid():
             try:
-                policy = governance.policy_update(
+                policy = governance.policy.policy_update(
                     actor=request.user, data={**current.data, "review_interval_days": form.days()},
                     comment=form.cleaned_data["comment"] or "Review intervals",
                 )

@@ -1,6 +1,6 @@
 """Sign-offs: the inbox of promotions a person's approval would count on, their own requests,
 and the promotion page where approvers approve or reject (an approval that would promote is
-confirmed first). Writes go through `governance.services` only; `governance.approvals` says who
+confirmed first). Writes go through governance's services (`governance.promotions`) only; `governance.approvals` says who
 may sign, and the page shows the buttons only to them — the service still decides.
 """
 
@@ -10,9 +10,11 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
+import governance.checklist
+import governance.promotions
+import governance.proposals
 from core.errors import ServiceError
 from governance import approvals
-from governance import services as governance_services
 from governance.models import PromotionRequest, SignOff
 
 from .governance_forms import SignOffForm
@@ -46,7 +48,7 @@ def inbox(user) -> list[PromotionRequest]:
     for promotion in candidates:
         if not approvals.may_approve(promotion, user)[0]:
             continue
-        promotion.due = governance_services.promotion_due(promotion)
+        promotion.due = governance.checklist.promotion_due(promotion)
         promotion.overdue = promotion.due < now
         promotion.age_days = (now - promotion.created_at).days
         rows.append(promotion)
@@ -61,7 +63,7 @@ def signoffs(request):
         "page": page_of(request, inbox(request.user)),
         "querystring": querystring_without_page(request),
         "mine": mine[:20],
-        "proposals_waiting": governance_services.proposals_pending(user=request.user).count(),
+        "proposals_waiting": governance.proposals.proposals_pending(user=request.user).count(),
     }
     return render(request, "portal/signoffs.html", context)
 
@@ -88,13 +90,13 @@ def promotion_detail(request, pk):
         decision, comment = form.cleaned_data["decision"], form.cleaned_data["comment"].strip()
         try:
             if decision == "approve":
-                consequence = governance_services.approval_consequence(promotion=promotion, user=request.user)
+                consequence = governance.checklist.approval_consequence(promotion=promotion, user=request.user)
                 if consequence is None or form.cleaned_data["confirmed"]:
-                    governance_services.signoff_approve(promotion=promotion, actor=request.user, comment=comment)
+                    governance.promotions.signoff_approve(promotion=promotion, actor=request.user, comment=comment)
                     messages.success(request, "Your approval is recorded." + (f" {consequence[5:]}" if consequence else ""))
                     return redirect("portal:promotion", pk=promotion.pk)
             else:
-                governance_services.promotion_reject(promotion=promotion, actor=request.user, comment=comment)
+                governance.promotions.promotion_reject(promotion=promotion, actor=request.user, comment=comment)
                 messages.success(request, "The request is rejected.")
                 return redirect("portal:promotion", pk=promotion.pk)
         except ServiceError as exc:
@@ -104,12 +106,12 @@ def promotion_detail(request, pk):
     active = promotion.status in PromotionRequest.ACTIVE
     may_approve, approve_reason, _ = approvals.may_approve(promotion, request.user) if active else (False, "", set())
     may_reject = approvals.may_reject(promotion, request.user)[0] if active else False
-    due = governance_services.promotion_due(promotion)
+    due = governance.checklist.promotion_due(promotion)
     context = {
         "section": "signoffs",
         "promotion": promotion,
         "version": promotion.version,
-        "checklist": governance_services.promotion_checklist(promotion=promotion),
+        "checklist": governance.checklist.promotion_checklist(promotion=promotion),
         "slots": approvals.slots(promotion, with_candidates=active),
         "active": active,
         "may_approve": may_approve,
@@ -119,7 +121,7 @@ def promotion_detail(request, pk):
         "due": due,
         "overdue": active and due < timezone.now(),
         "age_days": (timezone.now() - promotion.created_at).days,
-        "consequence": consequence or (governance_services.approval_consequence(promotion=promotion, user=request.user)
+        "consequence": consequence or (governance.checklist.approval_consequence(promotion=promotion, user=request.user)
                                        if may_approve else None),
         "confirming": consequence is not None and status == 200,
         "comment": form.cleaned_data["comment"] if form is not None else "",

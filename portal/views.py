@@ -23,12 +23,15 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+import governance.checklist
+import governance.promotions
+import governance.proposals
+import governance.selectors
 from audit.selectors import events_visible_to
 from core.errors import ServiceError
 from core.models import BackgroundJob
 from core.text import render_markdown
 from governance import access as governance_access
-from governance import services as governance_services
 from governance.defaults import TIERS
 from governance.models import Classification, PromotionRequest
 from monitoring.selectors import models_with_alerts, open_alerts
@@ -331,6 +334,6 @@ def use_case_detail(request, pk):
         "use_case": use_case,
         "purpose_html": render_markdown(use_case.purpose),
         "models": models,
-        "classification": governance_services.classification_current(use_case=use_case),
+        "classification": governance.selectors.classification_current(use_case=use_case),
     }
     return render(request, "portal/use_case_detail.html", context)

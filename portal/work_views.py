@@ -17,13 +17,15 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
+import governance.checklist
+import governance.promotions
+import governance.selectors
 from abtests import access as abtests_access
 from abtests import ingest as abtests_ingest
 from abtests.models import Experiment
 from core.api import PayloadTooLarge
 from core.errors import InvalidInput, ServiceError
 from governance import access as governance_access
-from governance import services as governance_services
 from governance.models import PromotionRequest
 from registry import access
 from registry import services as registry_services
@@ -53,13 +55,13 @@ def promotion_checklist_preview(*, version: ModelVersion, target_stage: str) -> 
     the request exists. Governance's own `promotion_checklist` on an unsaved draft carrying what
     `promotion_request` would give it (the policy in force, the use case's current tier). The draft
     is never saved; it gets pk 0, which no row has, so its sign-offs read as none."""
-    classification = governance_services.classification_current(use_case=version.model.use_case)
+    classification = governance.selectors.classification_current(use_case=version.model.use_case)
     draft = PromotionRequest(
         pk=0, version=version, from_stage=version.stage, target_stage=target_stage,
-        policy=governance_services.policy_current(), tier=classification.tier if classification else 1,
+        policy=governance.selectors.policy_current(), tier=classification.tier if classification else 1,
         sha256=version.sha256,
     )
-    return governance_services.promotion_checklist(promotion=draft)
+    return governance.checklist.promotion_checklist(promotion=draft)
 
 
 def promotion_blocker(*, user, version: ModelVersion, target_stage: str | None) -> str:
@@ -69,7 +71,7 @@ def promotion_blocker(*, user, version: ModelVersion, target_stage: str | None) 
         return "This version is at the end of the governed path; a production version can only be archived."
     if not governance_access.can_request_promotion(user, version):
         return "Only the model's owner, the use case's owner or an administrator requests its promotions."
-    if governance_services.classification_current(use_case=version.model.use_case) is None:
+    if governance.selectors.classification_current(use_case=version.model.use_case) is None:
         return f"Classify the use case '{version.model.use_case}' before promoting its models."
     if version.promotions.filter(target_stage=target_stage, status__in=PromotionRequest.ACTIVE).exists():
         return f"A request to move this version to {Stage(target_stage).label} is already open."
@@ -192,7 +194,7 @@ def version_request(request, name, number):
     form = PromotionRequestForm(request.POST)
     if form.is_valid():
         try:
-            promotion = governance_services.promotion_request(
+            promotion = governance.promotions.promotion_request(
                 actor=request.user, version=version, target_stage=form.cleaned_data["target_stage"],
                 reason=form.cleaned_data["reason"],
             )
@@ -210,7 +212,7 @@ def version_request(request, name, number):
 def promotion_withdraw(request, pk):
     promotion = get_object_or_404(PromotionRequest.objects.select_related("version__model"), pk=pk)
     try:
-        governance_services.promotion_withdraw(promotion=promotion, actor=request.user)
+        governance.promotions.promotion_withdraw(promotion=promotion, actor=request.user)
     except ServiceError as exc:
         messages.error(request, exc.message)
     else:

@@ -5,7 +5,7 @@ towards the person, and the data scientists whose models a request touches are t
 """
 
 from core.roles import Role, has_role, is_admin
-from governance.services import raci_for
+from governance.selectors import raci_for
 
 
 def can_make_request(user) -> bool:

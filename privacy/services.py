@@ -9,7 +9,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.refusals import refusals_audited
-from governance.services import classification_current, policy_current
+from governance.selectors import classification_current, policy_current
 from registry.models import Dataset, ModelVersion, RegisteredModel, UseCase
 
 from . import access, selectors

@@ -320,8 +320,11 @@ def world(cast):
     from abtests import lifecycle as ab
     from core.models import ApiToken, BackgroundJob
     from core.services import token_create
-    from governance import services as gov
+    from governance.classification import classification_submit
+    from governance.gate_exceptions import gate_exception_grant
     from governance.models import Review
+    from governance.promotions import promotion_request
+    from governance.selectors import policy_current, scheme_current
     from registry import services as reg
 
     def sha(s):
@@ -336,13 +339,13 @@ def world(cast):
         v1 = reg.model_version_register(actor=user, model=model, artifact=SimpleUploadedFile("m.bin", who.encode()),
                                         training_datasets=[ds], code_commit="abc1234")
         v2 = reg.model_version_register(actor=user, model=model, artifact_uri="s3://v2", sha256=sha(who + "2"))
-        gov.classification_submit(actor=cast["omar"], use_case=uc, answers={**LOW, "regulation": "regional", "consumers": "public"})
-        promotion = gov.promotion_request(actor=user, version=v1, target_stage="qa")
+        classification_submit(actor=cast["omar"], use_case=uc, answers={**LOW, "regulation": "regional", "consumers": "public"})
+        promotion = promotion_request(actor=user, version=v1, target_stage="qa")
         fresh = reg.use_case_create(actor=user, name=f"{who} new use case")
-        proposal = gov.classification_submit(actor=user, use_case=fresh, answers=LOW)
+        proposal = classification_submit(actor=user, use_case=fresh, answers=LOW)
         review = Review.objects.create(version=v1, due_date=timezone.localdate())
-        exception = gov.gate_exception_grant(actor=cast["omar"], gate="code_commit", version=v2, justification="x",
-                                             expires_at=timezone.now() + timedelta(days=3))
+        exception = gate_exception_grant(actor=cast["omar"], gate="code_commit", version=v2, justification="x",
+                                         expires_at=timezone.now() + timedelta(days=3))
         from privacy import services as privacy
 
         erasure = privacy.subject_request_create(actor=cast["omar"], kind="erasure", datasets=[ds])
@@ -355,8 +358,8 @@ def world(cast):
                          erasure=erasure, obligation=erasure.obligations.get(),
                          job=BackgroundJob.objects.filter(object_id=str(v1.pk)).first())
     assert ApiToken.objects.exists()
-    objs["policy"] = gov.policy_current()
-    objs["scheme"] = gov.scheme_current()
+    objs["policy"] = policy_current()
+    objs["scheme"] = scheme_current()
     return objs
 
 
@@ -490,9 +493,9 @@ def target(world, route: str, method: str, owner: str):
     payloads[("api:dataset-subject-keys", "POST")] = {"file": SimpleUploadedFile("keys.txt", b"subject-1\nsubject-2\n")}
     payloads[("portal:privacy-subject-keys", "POST")] = {"file": SimpleUploadedFile("keys.txt", b"subject-1\nsubject-2\n")}
     if route == "portal:raci" and method == "POST":
-        from governance import services as gov
+        from governance.selectors import raci_for
 
-        cells = gov.raci_for(use_case=o["use_case"]).cells
+        cells = raci_for(use_case=o["use_case"]).cells
         payloads[(route, method)] = {**{f"cell-{t}-{r}": v for t, row in cells.items() for r, v in row.items()},
                                      "people-business_analyst": "sam"}
     if route == "api:audit-point-in-time":

@@ -6,8 +6,9 @@ import pytest
 
 from abtests.assignment import assign_arm
 from audit.models import AuditEvent
-from governance import services as gov
+from governance.classification import classification_submit
 from governance.gates import evaluate_gate
+from governance.raci import raci_update
 
 from .conftest import ab_csv
 
@@ -21,8 +22,8 @@ LOW = {
 
 def test_design_to_decision(api, cast, versions, analyse):
     use_case = versions[0].model.use_case
-    gov.classification_submit(actor=cast["rita"], use_case=use_case, answers=LOW)
-    gov.raci_update(actor=cast["rita"], use_case=use_case, assignments={"risk_audit": ["omar"]})
+    classification_submit(actor=cast["rita"], use_case=use_case, answers=LOW)
+    raci_update(actor=cast["rita"], use_case=use_case, assignments={"risk_audit": ["omar"]})
     dana = api("dana")
 
     r = dana.post("/api/v1/experiments/", {

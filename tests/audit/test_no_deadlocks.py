@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 from audit.models import AuditEvent
 from audit.services import audit_chain_verify, audit_seal, audit_unsealed_count
 from core.services import token_create
-from governance import services as governance
+from governance.promotions import promotion_request
 from registry import services as registry
 from registry.models import ModelVersion
 
@@ -34,7 +34,7 @@ def _client(user):
 
 
 def test_concurrent_writers_do_not_deadlock(inventory, cast):
-    from governance.services import classification_submit
+    from governance.classification import classification_submit
 
     from ..governance.conftest import answers
 
@@ -48,7 +48,7 @@ def test_concurrent_writers_do_not_deadlock(inventory, cast):
     ]
     # Open requests on the checked versions, so dataset changes have approvals to lapse.
     for version in checked:
-        governance.promotion_request(actor=dana, version=version, target_stage="qa")
+        promotion_request(actor=dana, version=version, target_stage="qa")
     clients = {name: _client(cast[name]) for name in ("dana", "rita")}
     failures, statuses, lock = [], [], threading.Lock()
     barrier = threading.Barrier(5)

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from governance import services as governance_services
+from governance.classification import classification_submit
+from governance.promotions import promotion_request, signoff_approve
 
 from ..portal.conftest import LOW_RISK_ANSWERS
 
@@ -18,9 +19,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def promoted(inventory, cast):
     """credit-gbm v1 moved to QA with rita's approval (tier 1 needs one)."""
-    governance_services.classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
-    promotion = governance_services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
-    return governance_services.signoff_approve(promotion=promotion, actor=cast["rita"], comment="fine")
+    classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    promotion = promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    return signoff_approve(promotion=promotion, actor=cast["rita"], comment="fine")
 
 
 def test_auditor_filters_exports_and_asks_what_was_in_qa(page, login, promoted, cast, tmp_path):

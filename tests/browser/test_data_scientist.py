@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from governance import services as governance_services
+from governance.classification import classification_submit
 from registry.models import ModelVersion
 
 from ..portal.conftest import LOW_RISK_ANSWERS
@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_data_scientist_registers_a_version_and_requests_qa(page, login, inventory, cast):
-    governance_services.classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
     login(page, "dana")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My work").click()
     page.get_by_role("link", name="Register a version").click()

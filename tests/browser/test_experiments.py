@@ -20,11 +20,12 @@ LOW_RISK = {
 @pytest.fixture
 def challenger(inventory, cast):
     """v2 of credit-gbm; the use case is classified and its RACI holds omar accountable for acceptance."""
-    from governance import services as gov
+    from governance.classification import classification_submit
+    from governance.raci import raci_update
     from registry import services
 
-    gov.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=LOW_RISK)
-    gov.raci_update(actor=cast["rita"], use_case=inventory["use_case"], assignments={"risk_audit": ["omar"]})
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=LOW_RISK)
+    raci_update(actor=cast["rita"], use_case=inventory["use_case"], assignments={"risk_audit": ["omar"]})
     return services.model_version_register(
         actor=cast["dana"], model=inventory["model"], artifact_uri="s3://models/2", sha256=hashlib.sha256(b"2").hexdigest()
     )

@@ -11,19 +11,22 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def failing(inventory, cast):
     from fairness import services as fairness
     from fairness.tasks import bias_report_compute_task
-    from governance import services as governance
+    from governance.classification import classification_submit
+    from governance.policy import policy_update
+    from governance.promotions import promotion_request
+    from governance.selectors import policy_current
     from tests.fairness.conftest import BIAS_PARAMS, LOW, csv_upload, evaluation_frame
 
-    governance.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=LOW)
-    data = governance.policy_current().data
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=LOW)
+    data = policy_current().data
     data["tiers"]["1"]["bias_harm"] = [{"text": "Bias report by gender", "gate": "bias_report",
                                         "params": dict(BIAS_PARAMS), "stages": ["qa"]}]
-    governance.policy_update(actor=cast["rita"], data=data)
+    policy_update(actor=cast["rita"], data=data)
     fairness.sensitive_attributes_set(actor=cast["rita"], use_case=inventory["use_case"], attributes=["gender"])
     report = fairness.bias_report_request(actor=cast["dana"], version=inventory["version"],
                                           upload=csv_upload(evaluation_frame(unfair=True)))
     bias_report_compute_task(report.job_id)
-    return governance.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    return promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
 
 
 def test_risk_officer_sees_which_group_and_metric_failed(page, login, failing):

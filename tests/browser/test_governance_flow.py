@@ -10,8 +10,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from governance import services as governance
 from governance.models import PromotionRequest
+from governance.promotions import signoff_approve
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -74,10 +74,10 @@ def test_risk_officer_classifies_edits_policy_and_approves_to_production(page, l
 
     # dana moves v1 up to preproduction through the API; omar signs those moves.
     for stage in ("qa", "preproduction"):
-        governance.signoff_approve(promotion=request_via_api(api, stage), actor=cast["omar"], comment="ok")
+        signoff_approve(promotion=request_via_api(api, stage), actor=cast["omar"], comment="ok")
     final = request_via_api(api, "production")
     assert final.policy.number == 2
-    governance.signoff_approve(promotion=final, actor=cast["omar"], comment="first of two")
+    signoff_approve(promotion=final, actor=cast["omar"], comment="first of two")
 
     # rita gives the second risk-officer approval in the portal; the version goes to production.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()

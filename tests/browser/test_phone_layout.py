@@ -4,7 +4,8 @@ inside their card, never the page."""
 import pytest
 from django.urls import reverse
 
-from governance import services as governance_services
+from governance.classification import classification_submit
+from governance.promotions import promotion_request
 
 from ..portal.conftest import LOW_RISK_ANSWERS
 
@@ -40,8 +41,8 @@ def _pages(inventory, promotion):
 
 
 def test_no_page_is_wider_than_a_phone(phone, login, inventory, cast):
-    governance_services.classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
-    promotion = governance_services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    promotion = promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
     too_wide = []
     for who, urls in _pages(inventory, promotion).items():
         phone.context.clear_cookies()

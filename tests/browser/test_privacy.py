@@ -24,14 +24,15 @@ def sha(text):
 
 @pytest.fixture
 def closed_erasure(cast):
-    from governance import services as gov
+    from governance.classification import classification_submit
+    from governance.raci import raci_update
     from privacy import services as privacy
     from registry import services as reg
 
     dana = cast["dana"]
     use_case = reg.use_case_create(actor=dana, name="Credit limits")
-    gov.classification_submit(actor=cast["omar"], use_case=use_case, answers=LOW)
-    gov.raci_update(actor=cast["omar"], use_case=use_case, assignments={"risk_audit": ["sam"]})
+    classification_submit(actor=cast["omar"], use_case=use_case, answers=LOW)
+    raci_update(actor=cast["omar"], use_case=use_case, assignments={"risk_audit": ["sam"]})
 
     def ds(name, parents=()):
         return reg.dataset_create(actor=dana, name=name, version="1", source_uri=f"s3://{name}", sha256=sha(name),

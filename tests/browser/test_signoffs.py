@@ -5,7 +5,7 @@ forged post is refused; a risk officer confirms a data scientist's reclassificat
 import pytest
 from playwright.sync_api import expect
 
-from governance import services as governance
+from governance.classification import classification_submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +17,7 @@ LOW_RISK_ANSWERS = {
 
 @pytest.fixture
 def requested(inventory, cast, api):
-    governance.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
     response = api("dana").post(
         "/api/v1/promotions/", {"model": "credit-gbm", "version": 1, "target_stage": "qa"}, format="json"
     )
@@ -73,8 +73,8 @@ def test_risk_officer_confirms_a_data_scientists_reclassification(page, login, i
     from governance.models import Classification
 
     uc = inventory["use_case"]
-    governance.classification_submit(actor=cast["rita"], use_case=uc, answers={**LOW_RISK_ANSWERS, "regulation": "sector"})
-    proposal = governance.classification_submit(actor=cast["dana"], use_case=uc, answers=LOW_RISK_ANSWERS)
+    classification_submit(actor=cast["rita"], use_case=uc, answers={**LOW_RISK_ANSWERS, "regulation": "sector"})
+    proposal = classification_submit(actor=cast["dana"], use_case=uc, answers=LOW_RISK_ANSWERS)
     login(page, "omar")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign-offs").click()
     page.get_by_role("link", name="1 governance change to confirm").click()

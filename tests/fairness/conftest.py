@@ -11,7 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from fairness import services as fairness
 from fairness.models import BiasReport
 from fairness.tasks import bias_report_compute_task
-from governance import services as governance
+from governance.classification import classification_submit
+from governance.policy import policy_update
+from governance.selectors import policy_current
 
 LOW = {
     "regulation": "none", "personal_data": "no", "consumers": "one_team", "availability": "ad_hoc",
@@ -46,11 +48,11 @@ def parquet_upload(df, name="eval.parquet"):
 @pytest.fixture
 def governed(inventory, cast):
     """dana's use case, tier 1 (rita), naming gender; the policy asks for a bias report at QA."""
-    governance.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=LOW)
-    data = governance.policy_current().data
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=LOW)
+    data = policy_current().data
     data["tiers"]["1"]["bias_harm"] = [{"text": "Bias report by gender", "gate": "bias_report",
                                         "params": dict(BIAS_PARAMS), "stages": ["qa"]}]
-    governance.policy_update(actor=cast["rita"], data=data)
+    policy_update(actor=cast["rita"], data=data)
     fairness.sensitive_attributes_set(actor=cast["rita"], use_case=inventory["use_case"], attributes=["gender"])
     return inventory
 

@@ -10,13 +10,16 @@ from core.models import BackgroundJob
 from fairness import services as fairness
 from fairness.models import BiasReport, EvaluationSet
 from fairness.tasks import bias_report_compute_task
-from governance import services as governance
+from governance.checklist import promotion_checklist
+from governance.policy import policy_update
+from governance.promotions import promotion_request, signoff_approve
+from governance.selectors import policy_current
 
 from .conftest import csv_upload, evaluation_frame, parquet_upload
 
 
 def bias_item(promotion):
-    return next(i for i in governance.promotion_checklist(promotion=promotion) if i["key"] == "bias_report")
+    return next(i for i in promotion_checklist(promotion=promotion) if i["key"] == "bias_report")
 
 
 def test_report_from_csv_matches_fairlearn_and_binds_both_hashes(governed, cast, compute):
@@ -65,17 +68,17 @@ def test_a_missing_attribute_column_is_named(governed, cast):
 
 def test_gate_fails_naming_group_and_metric_then_passes_on_a_fair_model(governed, cast, compute):
     version = governed["version"]
-    promotion = governance.promotion_request(actor=cast["dana"], version=version, target_stage="qa")
+    promotion = promotion_request(actor=cast["dana"], version=version, target_stage="qa")
     assert "No computed bias report" in bias_item(promotion)["detail"]
     compute(actor=cast["dana"], version=version, upload=csv_upload(evaluation_frame(unfair=True)))
     promotion.refresh_from_db()
     assert promotion.status == "lapsed"  # the new report is evidence the request did not see
-    promotion = governance.promotion_request(actor=cast["dana"], version=version, target_stage="qa")
+    promotion = promotion_request(actor=cast["dana"], version=version, target_stage="qa")
     item = bias_item(promotion)
     assert item["met"] is False
     assert "gender: Demographic parity difference" in item["detail"]
     assert "selection rate m" in item["detail"] and "vs f" in item["detail"]
-    governance.signoff_approve(promotion=promotion, actor=cast["rita"])
+    signoff_approve(promotion=promotion, actor=cast["rita"])
     version.refresh_from_db()
     assert version.stage == "development"  # approved, but the bias gate holds it back
 
@@ -83,9 +86,9 @@ def test_gate_fails_naming_group_and_metric_then_passes_on_a_fair_model(governed
 def test_passing_report_lets_the_version_move(governed, cast, compute):
     version = governed["version"]
     compute(actor=cast["dana"], version=version, upload=csv_upload(evaluation_frame()))
-    promotion = governance.promotion_request(actor=cast["dana"], version=version, target_stage="qa")
+    promotion = promotion_request(actor=cast["dana"], version=version, target_stage="qa")
     assert bias_item(promotion)["met"] is True
-    governance.signoff_approve(promotion=promotion, actor=cast["rita"])
+    signoff_approve(promotion=promotion, actor=cast["rita"])
     version.refresh_from_db()
     assert version.stage == "qa"
 
@@ -94,8 +97,8 @@ def test_replacing_a_failing_report_after_sign_off_lapses_the_sign_off(governed,
     """The owner cannot swap the evaluation set under an approval: the approval lapses."""
     version = governed["version"]
     compute(actor=cast["dana"], version=version, upload=csv_upload(evaluation_frame(unfair=True)))
-    promotion = governance.promotion_request(actor=cast["dana"], version=version, target_stage="qa")
-    governance.signoff_approve(promotion=promotion, actor=cast["rita"])
+    promotion = promotion_request(actor=cast["dana"], version=version, target_stage="qa")
+    signoff_approve(promotion=promotion, actor=cast["rita"])
     promotion.refresh_from_db()
     assert promotion.status == "approved"
     compute(actor=cast["dana"], version=version, upload=csv_upload(evaluation_frame(seed=9)))
@@ -109,10 +112,10 @@ def test_replacing_a_failing_report_after_sign_off_lapses_the_sign_off(governed,
 def test_report_judged_by_other_thresholds_does_not_meet_the_gate(governed, cast, compute):
     version = governed["version"]
     compute(actor=cast["dana"], version=version, upload=csv_upload(evaluation_frame()))
-    data = governance.policy_current().data
+    data = policy_current().data
     data["tiers"]["1"]["bias_harm"][0]["params"]["max_demographic_parity_difference"] = 0.01
-    governance.policy_update(actor=cast["rita"], data=data)
-    promotion = governance.promotion_request(actor=cast["dana"], version=version, target_stage="qa")
+    policy_update(actor=cast["rita"], data=data)
+    promotion = promotion_request(actor=cast["dana"], version=version, target_stage="qa")
     assert "other thresholds" in bias_item(promotion)["detail"]
 
 
@@ -120,7 +123,7 @@ def test_gate_requires_every_named_attribute(governed, cast, compute):
     version = governed["version"]
     compute(actor=cast["dana"], version=version, upload=csv_upload(evaluation_frame()))
     fairness.sensitive_attributes_set(actor=cast["dana"], use_case=governed["use_case"], attributes=["gender", "age_band"])
-    promotion = governance.promotion_request(actor=cast["dana"], version=version, target_stage="qa")
+    promotion = promotion_request(actor=cast["dana"], version=version, target_stage="qa")
     assert bias_item(promotion)["detail"].endswith("does not cover: age_band")
 
 

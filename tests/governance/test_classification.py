@@ -2,8 +2,14 @@ import pytest
 
 from audit.models import AuditEvent
 from core.errors import Conflict, Forbidden, InvalidInput
-from governance import defaults, scoring, services
+from governance import defaults, scoring
+from governance.classification import (
+    classification_override,
+    classification_submit,
+    scoring_scheme_update,
+)
 from governance.models import Classification
+from governance.selectors import classification_current, policy_current, scheme_current
 
 from .conftest import answers
 
@@ -39,7 +45,7 @@ def test_unknown_and_missing_answers_are_field_errors():
 
 def test_submit_stores_classification_with_ethics_and_audits(inventory, cast):
     uc = inventory["use_case"]
-    c = services.classification_submit(
+    c = classification_submit(
         actor=cast["rita"], use_case=uc, answers=answers(error_impact="legal"),
         ethics={"accountability": "The credit committee"},
     )
@@ -50,8 +56,8 @@ def test_submit_stores_classification_with_ethics_and_audits(inventory, cast):
 
 def test_submit_rejects_bad_answers_and_keeps_nothing(inventory, cast):
     with pytest.raises(InvalidInput) as exc:
-        services.classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers={"regulation": "x"},
-                                       ethics={"mood": "?"})
+        classification_submit(actor=cast["dana"], use_case=inventory["use_case"], answers={"regulation": "x"},
+                              ethics={"mood": "?"})
     assert "answers.regulation" in exc.value.fields and "ethics.mood" in exc.value.fields
     assert not Classification.objects.exists()
 
@@ -59,19 +65,19 @@ def test_submit_rejects_bad_answers_and_keeps_nothing(inventory, cast):
 def test_only_owner_or_risk_officer_classifies(inventory, cast):
     for who in ("sam", "audrey", "nobody"):
         with pytest.raises(Forbidden):
-            services.classification_submit(actor=cast[who], use_case=inventory["use_case"], answers=answers())
+            classification_submit(actor=cast[who], use_case=inventory["use_case"], answers=answers())
 
 
 def test_override_needs_risk_officer_and_justification_and_keeps_history(tier1, cast):
     uc = tier1["use_case"]
     with pytest.raises(Forbidden):
-        services.classification_override(actor=cast["dana"], use_case=uc, tier=3, justification="because")
+        classification_override(actor=cast["dana"], use_case=uc, tier=3, justification="because")
     with pytest.raises(InvalidInput) as exc:
-        services.classification_override(actor=cast["rita"], use_case=uc, tier=3, justification="  ")
+        classification_override(actor=cast["rita"], use_case=uc, tier=3, justification="  ")
     assert "justification" in exc.value.fields
-    c = services.classification_override(actor=cast["rita"], use_case=uc, tier=3, justification="Feeds regulatory reporting")
+    c = classification_override(actor=cast["rita"], use_case=uc, tier=3, justification="Feeds regulatory reporting")
     assert (c.tier, c.computed_tier) == (3, 1)
-    assert services.classification_current(use_case=uc).tier == 3
+    assert classification_current(use_case=uc).tier == 3
     assert uc.classifications.count() == 2
     event = AuditEvent.objects.filter(action="classification.override").latest("seq")
     assert event.actor_username == "rita" and event.changes["tier"] == {"before": 1, "after": 3}
@@ -79,19 +85,19 @@ def test_override_needs_risk_officer_and_justification_and_keeps_history(tier1, 
 
 def test_override_before_classification_conflicts(inventory, cast):
     with pytest.raises(Conflict):
-        services.classification_override(actor=cast["rita"], use_case=inventory["use_case"], tier=2, justification="x")
+        classification_override(actor=cast["rita"], use_case=inventory["use_case"], tier=2, justification="x")
 
 
 def test_scoring_scheme_is_versioned_data(inventory, cast):
-    scheme = services.scheme_current().data
+    scheme = scheme_current().data
     scheme["thresholds"] = [{"tier": 4, "min_score": 0}]
     with pytest.raises(Forbidden):
-        services.scoring_scheme_update(actor=cast["dana"], data=scheme)
+        scoring_scheme_update(actor=cast["dana"], data=scheme)
     with pytest.raises(InvalidInput):
-        services.scoring_scheme_update(actor=cast["rita"], data={"questions": []})
-    v2 = services.scoring_scheme_update(actor=cast["rita"], data=scheme)
+        scoring_scheme_update(actor=cast["rita"], data={"questions": []})
+    v2 = scoring_scheme_update(actor=cast["rita"], data=scheme)
     assert v2.number == 2
-    c = services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
+    c = classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     assert c.tier == 4 and c.scheme == v2
 
 
@@ -106,7 +112,7 @@ def test_a_policy_made_from_the_defaults_never_edits_the_shipped_defaults(cast):
     shipped = copy.deepcopy(defaults.POLICY)
     Policy.objects.all().delete()
     ScoringScheme.objects.all().delete()
-    data = services.policy_current().data
+    data = policy_current().data
     data["tiers"]["1"]["bias_harm"] = [{"text": "Bias report", "gate": "bias_report", "stages": ["qa"]}]
-    services.scheme_current().data["questions"] = []
+    scheme_current().data["questions"] = []
     assert defaults.POLICY == shipped and defaults.QUESTIONNAIRE["questions"]

@@ -7,8 +7,9 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from core.errors import Conflict
-from governance import services
+from governance.classification import classification_submit
 from governance.models import PromotionRequest
+from governance.promotions import promotion_request, signoff_approve
 from registry import services as registry
 from registry.models import ModelVersion
 
@@ -42,11 +43,11 @@ def _race(calls):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_approvals_promote_exactly_once(inventory, cast):
     dana, version = cast["dana"], inventory["version"]
-    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
-    p = services.promotion_request(actor=dana, version=version, target_stage="qa")
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
+    p = promotion_request(actor=dana, version=version, target_stage="qa")
     approvers = [cast["rita"], cast["omar"], cast["sam"], cast["root"]]
     outcomes = _race([
-        (lambda who=who: services.signoff_approve(promotion=PromotionRequest.objects.get(pk=p.pk), actor=who))
+        (lambda who=who: signoff_approve(promotion=PromotionRequest.objects.get(pk=p.pk), actor=who))
         for who in approvers
     ])
     assert outcomes == ["conflict"] * 3 + ["ok"]
@@ -58,16 +59,16 @@ def test_concurrent_approvals_promote_exactly_once(inventory, cast):
 @pytest.mark.django_db(transaction=True)
 def test_two_versions_racing_into_production_leave_one(inventory, cast):
     dana, model = cast["dana"], inventory["model"]
-    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
     v1 = inventory["version"]
     v2 = registry.model_version_register(actor=dana, model=model, artifact_uri="s3://v2", sha256="2" * 64, code_commit="def")
     requests = []
     for v in (v1, v2):
         for stage in ("qa", "preproduction"):
-            services.signoff_approve(promotion=services.promotion_request(actor=dana, version=v, target_stage=stage), actor=cast["rita"])
-        requests.append(services.promotion_request(actor=dana, version=v, target_stage="production"))
+            signoff_approve(promotion=promotion_request(actor=dana, version=v, target_stage=stage), actor=cast["rita"])
+        requests.append(promotion_request(actor=dana, version=v, target_stage="production"))
     outcomes = _race([
-        (lambda p=p, who=who: services.signoff_approve(promotion=PromotionRequest.objects.get(pk=p.pk), actor=who))
+        (lambda p=p, who=who: signoff_approve(promotion=PromotionRequest.objects.get(pk=p.pk), actor=who))
         for p, who in zip(requests, [cast["rita"], cast["omar"]], strict=True)
     ])
     assert outcomes == ["ok", "ok"]
@@ -82,8 +83,8 @@ def test_concurrent_http_approvals_one_200_rest_409(inventory, cast):
     from core.services import token_create
 
     dana = cast["dana"]
-    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
-    p = services.promotion_request(actor=dana, version=inventory["version"], target_stage="qa")
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
+    p = promotion_request(actor=dana, version=inventory["version"], target_stage="qa")
     keys = [token_create(user=cast[u], actor=cast[u])[1] for u in ("rita", "omar", "sam")]
     barrier = threading.Barrier(len(keys))
     codes = []

@@ -5,8 +5,11 @@ import pytest
 
 from audit.models import AuditEvent
 from core.errors import Conflict
-from governance import services
+from governance.card import model_card_update
+from governance.classification import classification_submit
+from governance.evidence import lineage_fingerprint
 from governance.models import Review
+from governance.promotions import promotion_request, signoff_approve
 from registry import services as registry
 
 from .conftest import answers
@@ -34,25 +37,25 @@ def test_validation_datasets_are_frozen_too(inventory, cast):
 
 def test_fingerprint_covers_validation_lineage_card_and_bias_report(tier1, cast):
     version = tier1["version"]
-    before = services.lineage_fingerprint(version)
-    services.model_card_update(actor=cast["dana"], version=version, intended_use="Limits")
-    after_card = services.lineage_fingerprint(version)
-    services.model_card_update(actor=cast["dana"], version=version, bias_report={"a": {"auc": 0.7}, "b": {"auc": 0.71}})
-    assert len({before, after_card, services.lineage_fingerprint(version)}) == 3
+    before = lineage_fingerprint(version)
+    model_card_update(actor=cast["dana"], version=version, intended_use="Limits")
+    after_card = lineage_fingerprint(version)
+    model_card_update(actor=cast["dana"], version=version, bias_report={"a": {"auc": 0.7}, "b": {"auc": 0.71}})
+    assert len({before, after_card, lineage_fingerprint(version)}) == 3
 
 
 def test_editing_the_card_after_sign_off_flags_the_production_version_for_review(tier1, cast, advance):
     version = advance(tier1["version"], "production")
-    services.model_card_update(actor=cast["dana"], version=version, limitations="Now also for SMEs")
+    model_card_update(actor=cast["dana"], version=version, limitations="Now also for SMEs")
     review = Review.objects.get(version=version, status="open")
     assert review.reason.startswith("evidence changed: model card changed")
     assert AuditEvent.objects.filter(action="review.open", object_id=str(review.pk)).exists()
 
 
 def test_promotion_is_recorded_as_the_systems_action_on_the_approvals_behalf(inventory, cast):
-    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
-    p = services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
-    services.signoff_approve(promotion=p, actor=cast["omar"], comment="ok")
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=answers())
+    p = promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    signoff_approve(promotion=p, actor=cast["omar"], comment="ok")
     approve = AuditEvent.objects.get(action="signoff.approve", object_id=str(p.pk))
     promote = AuditEvent.objects.get(action="promotion.promote", object_id=str(p.pk))
     stage = AuditEvent.objects.filter(action="model_version.stage_change").latest("seq")

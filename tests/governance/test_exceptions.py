@@ -8,8 +8,17 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from core.errors import Forbidden, InvalidInput
-from governance import services
 from governance.card import model_card_data, model_card_markdown
+from governance.checklist import promotion_checklist
+from governance.classification import classification_submit
+from governance.gate_exceptions import (
+    exceptions_in_force,
+    gate_exception_grant,
+    gate_exception_revoke,
+)
+from governance.policy import policy_update
+from governance.promotions import promotion_complete, promotion_request, signoff_approve
+from governance.selectors import policy_current
 
 from .conftest import answers
 
@@ -18,17 +27,17 @@ from .conftest import answers
 def drift_gated(inventory, cast, advance):
     """A version in pre-production whose production move needs the drift gate (not installed here)."""
     uc = inventory["use_case"]
-    services.classification_submit(actor=cast["rita"], use_case=uc, answers=answers())
-    data = services.policy_current().data
+    classification_submit(actor=cast["rita"], use_case=uc, answers=answers())
+    data = policy_current().data
     data["tiers"]["1"]["monitoring"] = [{"text": "Drift monitoring configured", "gate": "drift_monitoring", "params": {}, "stages": ["production"]}]
-    services.policy_update(actor=cast["rita"], data=data)
+    policy_update(actor=cast["rita"], data=data)
     return advance(inventory["version"], "preproduction")
 
 
 def test_an_exception_lets_one_version_through_and_is_shown(drift_gated, cast, api):
     version = drift_gated
-    p = services.promotion_request(actor=cast["dana"], version=version, target_stage="production")
-    services.signoff_approve(promotion=p, actor=cast["rita"])
+    p = promotion_request(actor=cast["dana"], version=version, target_stage="production")
+    signoff_approve(promotion=p, actor=cast["rita"])
     p.refresh_from_db()
     assert p.status == "approved"  # drift gate missing
     r = api("rita").post("/api/v1/gate-exceptions/", {
@@ -38,9 +47,9 @@ def test_an_exception_lets_one_version_through_and_is_shown(drift_gated, cast, a
     }, format="json")
     assert r.status_code == 201, r.json()
     assert r.json()["in_force"] is True and r.json()["granted_by"] == "rita"
-    drift = next(i for i in services.promotion_checklist(promotion=p) if i["key"] == "drift_monitoring")
+    drift = next(i for i in promotion_checklist(promotion=p) if i["key"] == "drift_monitoring")
     assert drift["met"] and drift["exception"]["granted_by"] == "rita" and "exception granted by rita" in drift["detail"]
-    services.promotion_complete(promotion=p, actor=cast["dana"])
+    promotion_complete(promotion=p, actor=cast["dana"])
     version.refresh_from_db()
     assert version.stage == "production"
     card = model_card_data(version=version)
@@ -51,11 +60,11 @@ def test_an_exception_lets_one_version_through_and_is_shown(drift_gated, cast, a
 
 def test_exceptions_expire_on_their_own(drift_gated, cast):
     version = drift_gated
-    exception = services.gate_exception_grant(actor=cast["rita"], gate="drift_monitoring", version=version,
-                                              justification="short", expires_at=timezone.now() + timedelta(hours=1))
-    assert "drift_monitoring" in services.exceptions_in_force(version=version)
+    exception = gate_exception_grant(actor=cast["rita"], gate="drift_monitoring", version=version,
+                                     justification="short", expires_at=timezone.now() + timedelta(hours=1))
+    assert "drift_monitoring" in exceptions_in_force(version=version)
     type(exception).objects.filter(pk=exception.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert services.exceptions_in_force(version=version) == {}
+    assert exceptions_in_force(version=version) == {}
 
 
 def test_the_governed_cannot_grant_and_sign_off_cannot_be_waived(drift_gated, cast):
@@ -63,21 +72,21 @@ def test_the_governed_cannot_grant_and_sign_off_cannot_be_waived(drift_gated, ca
     later = timezone.now() + timedelta(days=3)
     for who in ("dana", "sam", "audrey", "root"):
         with pytest.raises(Forbidden):
-            services.gate_exception_grant(actor=cast[who], gate="drift_monitoring", version=version, justification="x", expires_at=later)
+            gate_exception_grant(actor=cast[who], gate="drift_monitoring", version=version, justification="x", expires_at=later)
     with pytest.raises(InvalidInput) as exc:
-        services.gate_exception_grant(actor=cast["rita"], gate="approvals", version=version, justification="x", expires_at=later)
+        gate_exception_grant(actor=cast["rita"], gate="approvals", version=version, justification="x", expires_at=later)
     assert exc.value.fields["gate"] == ["Human sign-off cannot be waived."]
     with pytest.raises(InvalidInput) as exc:
-        services.gate_exception_grant(actor=cast["rita"], gate="drift_monitoring", version=version, justification=" ",
-                                      expires_at=timezone.now() + timedelta(days=400))
+        gate_exception_grant(actor=cast["rita"], gate="drift_monitoring", version=version, justification=" ",
+                             expires_at=timezone.now() + timedelta(days=400))
     assert set(exc.value.fields) == {"justification", "expires_at"}
     assert AuditEvent.objects.filter(action="access.refused").count() == 4
 
 
 def test_use_case_wide_exception_and_revocation(drift_gated, cast):
     version = drift_gated
-    exception = services.gate_exception_grant(actor=cast["omar"], gate="drift_monitoring", use_case=version.model.use_case,
-                                              justification="Whole use case on manual checks", expires_at=timezone.now() + timedelta(days=7))
-    assert services.exceptions_in_force(version=version)["drift_monitoring"] == exception
-    services.gate_exception_revoke(actor=cast["rita"], exception=exception)
-    assert services.exceptions_in_force(version=version) == {}
+    exception = gate_exception_grant(actor=cast["omar"], gate="drift_monitoring", use_case=version.model.use_case,
+                                     justification="Whole use case on manual checks", expires_at=timezone.now() + timedelta(days=7))
+    assert exceptions_in_force(version=version)["drift_monitoring"] == exception
+    gate_exception_revoke(actor=cast["rita"], exception=exception)
+    assert exceptions_in_force(version=version) == {}

@@ -2,11 +2,13 @@ import pytest
 
 from audit.models import AuditEvent
 from core.errors import Forbidden, InvalidInput
-from governance import defaults, services
+from governance import defaults
+from governance.raci import raci_update
+from governance.shapes import RaciCellsShape, errors_of
 
 
 def test_default_matrix_is_valid():
-    assert services._validate_raci(defaults.RACI) == {}
+    assert errors_of(RaciCellsShape, defaults.RACI, path="cells") == {}
 
 
 def test_exactly_one_accountable_and_a_responsible_per_task(inventory, cast):
@@ -16,7 +18,7 @@ def test_exactly_one_accountable_and_a_responsible_per_task(inventory, cast):
     cells["identification"]["business_stakeholder"] = "A"  # no Responsible
     cells["monitoring"]["architect"] = "X"
     with pytest.raises(InvalidInput) as exc:
-        services.raci_update(actor=cast["dana"], use_case=inventory["use_case"], cells=cells)
+        raci_update(actor=cast["dana"], use_case=inventory["use_case"], cells=cells)
     fields = exc.value.fields
     assert "found 2" in fields["cells.deployments"][0]
     assert fields["cells.identification"] == ["At least one Responsible (R or A/R) is required."]
@@ -26,14 +28,14 @@ def test_exactly_one_accountable_and_a_responsible_per_task(inventory, cast):
 
 def test_unknown_people_and_roles_in_assignments(inventory, cast):
     with pytest.raises(InvalidInput) as exc:
-        services.raci_update(actor=cast["dana"], use_case=inventory["use_case"], assignments={"risk_audit": ["ghost"], "wizard": ["sam"]})
+        raci_update(actor=cast["dana"], use_case=inventory["use_case"], assignments={"risk_audit": ["ghost"], "wizard": ["sam"]})
     assert "ghost" in exc.value.fields["assignments.risk_audit"][0]
     assert exc.value.fields["assignments.wizard"] == ["Unknown RACI role."]
 
 
 def test_update_saves_and_audits(inventory, cast):
     uc = inventory["use_case"]
-    raci = services.raci_update(actor=cast["rita"], use_case=uc, assignments={"risk_audit": ["omar"]})
+    raci = raci_update(actor=cast["rita"], use_case=uc, assignments={"risk_audit": ["omar"]})
     assert raci.assignments == {"risk_audit": [cast["omar"].pk]}
     assert raci.people_for("model_acceptance", {"A"}) == {cast["omar"].pk}
     assert AuditEvent.objects.filter(action="raci.update").count() == 1
@@ -42,4 +44,4 @@ def test_update_saves_and_audits(inventory, cast):
 def test_only_use_case_writers_edit(inventory, cast):
     for who in ("sam", "audrey"):
         with pytest.raises(Forbidden):
-            services.raci_update(actor=cast[who], use_case=inventory["use_case"], assignments={})
+            raci_update(actor=cast[who], use_case=inventory["use_case"], assignments={})

@@ -6,7 +6,9 @@ import pytest
 from audit.models import AuditEvent
 from audit.services import audit_chain_verify
 from core.errors import Forbidden
-from governance import services
+from governance.classification import classification_submit
+from governance.promotions import promotion_request, signoff_approve
+from governance.selectors import policy_current
 
 
 def refusals():
@@ -23,7 +25,7 @@ def test_an_auditors_write_is_refused_and_audited(api, inventory):
 
 
 def test_a_self_approval_is_refused_and_audited_once(api, tier1, cast):
-    p = services.promotion_request(actor=cast["dana"], version=tier1["version"], target_stage="qa")
+    p = promotion_request(actor=cast["dana"], version=tier1["version"], target_stage="qa")
     r = api("dana").post(f"/api/v1/promotions/{p.pk}/approve/", {"comment": "mine"}, format="json")
     assert r.status_code == 403 and "separation of duties" in r.json()["detail"]
     [event] = refusals()
@@ -33,24 +35,24 @@ def test_a_self_approval_is_refused_and_audited_once(api, tier1, cast):
 
 
 def test_a_data_scientists_policy_edit_is_refused_and_audited(api, cast):
-    data = services.policy_current().data
+    data = policy_current().data
     r = api("dana").put("/api/v1/policies/", {"data": data}, format="json")
     assert r.status_code == 403
     [event] = refusals()
     assert event.changes["attempted"]["after"] == "policy.update"
-    assert services.policy_current().number == 1
+    assert policy_current().number == 1
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_refusal_is_committed_although_the_refused_work_rolled_back(cast, inventory):
     """Outside a test transaction: the service's own transaction rolls back, the event stays."""
-    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers={
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers={
         "regulation": "none", "personal_data": "no", "consumers": "one_team", "availability": "ad_hoc",
         "error_impact": "low", "release_cadence": "rare", "lifetime": "short", "decay": "slow", "explainability": "none",
     })
-    p = services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    p = promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
     with pytest.raises(Forbidden):
-        services.signoff_approve(promotion=p, actor=cast["audrey"])
+        signoff_approve(promotion=p, actor=cast["audrey"])
     assert [e.changes["attempted"]["after"] for e in refusals()] == ["signoff.approve"]
     assert audit_chain_verify().ok
 
@@ -63,7 +65,7 @@ def test_the_portal_records_a_refused_policy_edit(cast, settings):
     client = Client()
     client.force_login(cast["dana"])
 
-    policy = services.policy_current()
+    policy = policy_current()
     form = {"base": str(policy.number), "rows": "1", "text-0": "x"}
     assert client.post(reverse("portal:policy-cell", args=[1, "sign_off"]), form).status_code == 403
     assert [e.actor_username for e in refusals()] == ["dana"]

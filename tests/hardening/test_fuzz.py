@@ -85,11 +85,12 @@ def world(inventory, cast):
     experiment, a job, a token of each role."""
     from abtests import lifecycle as ab
     from core.models import BackgroundJob
-    from governance import services as gov
+    from governance.classification import classification_submit
+    from governance.promotions import promotion_request
     from registry import services as reg
 
     dana = cast["dana"]
-    gov.classification_submit(
+    classification_submit(
         actor=cast["rita"], use_case=inventory["use_case"],
         answers={
             "regulation": "none", "personal_data": "no", "consumers": "one_team", "availability": "ad_hoc",
@@ -98,7 +99,7 @@ def world(inventory, cast):
         },
     )
     v2 = reg.model_version_register(actor=dana, model=inventory["model"], artifact_uri="s3://m/2", sha256="0" * 64)
-    promotion = gov.promotion_request(actor=dana, version=inventory["version"], target_stage="qa")
+    promotion = promotion_request(actor=dana, version=inventory["version"], target_stage="qa")
     experiment = ab.experiment_create(
         actor=dana, model=inventory["model"], champion=inventory["version"], challengers=[v2],
         name="fuzz", test="welch_t", metric_name="revenue", metric_type="continuous", sd=1.0, mde=0.5,

@@ -13,8 +13,10 @@ from mlflow.exceptions import MlflowException, RestException
 
 from audit.models import AuditEvent
 from core.services import token_create
-from governance import services as governance
+from governance.classification import classification_override, classification_submit
+from governance.gate_exceptions import gate_exception_grant
 from governance.models import PromotionRequest
+from governance.promotions import signoff_approve
 from registry import services as registry
 from registry.models import ModelVersion
 
@@ -44,7 +46,7 @@ def as_user(live_server, cast, monkeypatch):
 @pytest.fixture
 def use_case(cast):
     use_case = registry.use_case_create(actor=cast["dana"], name="Credit limits", purpose="Limits")
-    governance.classification_submit(actor=cast["omar"], use_case=use_case, answers=LOW)
+    classification_submit(actor=cast["omar"], use_case=use_case, answers=LOW)
     return use_case
 
 
@@ -238,7 +240,7 @@ def test_protected_alias_opens_a_promotion_and_succeeds_after_signoff(as_user, u
         # the same call again names the same request instead of opening another
         _refused(lambda: client.set_registered_model_alias("scorer", "champion", "1"))
         assert PromotionRequest.objects.filter(version=v1, target_stage=step).count() == 1
-        governance.signoff_approve(promotion=promotion, actor=cast["rita"], comment="ok")
+        signoff_approve(promotion=promotion, actor=cast["rita"], comment="ok")
     v1.refresh_from_db()
     assert v1.stage == "production"
     client.set_registered_model_alias("scorer", "champion", "1")  # already there: 200
@@ -249,14 +251,14 @@ def test_protected_alias_opens_a_promotion_and_succeeds_after_signoff(as_user, u
     # v2 through qa and preproduction by transition-stage, then the alias: the previous holder
     # is archived in the promotion's transaction.
     _refused(lambda: client.transition_model_version_stage("scorer", "2", "Staging"))
-    governance.signoff_approve(promotion=PromotionRequest.objects.get(version__number=2, target_stage="qa"), actor=cast["omar"])
+    signoff_approve(promotion=PromotionRequest.objects.get(version__number=2, target_stage="qa"), actor=cast["omar"])
     _refused(lambda: client.transition_model_version_stage("scorer", "2", "Staging"))
-    governance.signoff_approve(promotion=PromotionRequest.objects.get(version__number=2, target_stage="preproduction"),
-                               actor=cast["omar"])
+    signoff_approve(promotion=PromotionRequest.objects.get(version__number=2, target_stage="preproduction"),
+                    actor=cast["omar"])
     assert client.get_model_version("scorer", "2").current_stage == "Staging"
     _refused(lambda: client.set_registered_model_alias("scorer", "champion", "2"))
-    governance.signoff_approve(promotion=PromotionRequest.objects.get(version__number=2, target_stage="production"),
-                               actor=cast["rita"])
+    signoff_approve(promotion=PromotionRequest.objects.get(version__number=2, target_stage="production"),
+                    actor=cast["rita"])
     assert client.get_model_version_by_alias("scorer", "champion").version == "2"
     assert client.get_model_version("scorer", "1").current_stage == "Archived"
     assert client.get_latest_versions("scorer", stages=["Production"])[0].version == "2"
@@ -268,7 +270,7 @@ def test_protected_alias_opens_a_promotion_and_succeeds_after_signoff(as_user, u
 
 
 def test_gates_met_at_call_time_promote_in_that_call(as_user, use_case, cast):
-    governance.classification_override(actor=cast["rita"], use_case=use_case, tier=2, justification="internal")
+    classification_override(actor=cast["rita"], use_case=use_case, tier=2, justification="internal")
     registry.dataset_create(actor=cast["dana"], name="accounts", version="1", source_uri="s3://a", sha256="56" * 32)
     client = as_user("dana")
     client.create_registered_model("card", tags={"steward.use_case": str(use_case.pk)})
@@ -279,7 +281,7 @@ def test_gates_met_at_call_time_promote_in_that_call(as_user, use_case, cast):
     for step in ("qa", "preproduction", "production"):
         _refused(lambda: client.transition_model_version_stage("card", "1", "Production"))
         promotion = PromotionRequest.objects.get(version=version, target_stage=step)
-        governance.signoff_approve(promotion=promotion, actor=cast["rita"])
+        signoff_approve(promotion=promotion, actor=cast["rita"])
     promotion.refresh_from_db()
     assert promotion.status == "approved"  # tier 2 production also needs a model card
     error = _refused(lambda: client.transition_model_version_stage("card", "1", "Production"))
@@ -290,8 +292,8 @@ def test_gates_met_at_call_time_promote_in_that_call(as_user, use_case, cast):
 
     from django.utils import timezone
 
-    governance.gate_exception_grant(actor=cast["omar"], gate="model_card", version=version, justification="card in review",
-                                    expires_at=timezone.now() + timedelta(days=3))
+    gate_exception_grant(actor=cast["omar"], gate="model_card", version=version, justification="card in review",
+                         expires_at=timezone.now() + timedelta(days=3))
     moved = client.transition_model_version_stage("card", "1", "Production")
     assert moved.current_stage == "Production"
     promotion.refresh_from_db()

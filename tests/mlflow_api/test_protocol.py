@@ -148,14 +148,15 @@ def test_cached_markdown_is_the_same_sanitised_html_every_time():
 
 
 def test_a_version_with_a_governance_record_cannot_be_deleted(api, models, cast):
-    from governance import services as governance
+    from governance.classification import classification_submit
+    from governance.promotions import promotion_request
     from registry.models import ModelVersion
 
-    governance.classification_submit(actor=cast["omar"], use_case=models[0].use_case, answers={
+    classification_submit(actor=cast["omar"], use_case=models[0].use_case, answers={
         "regulation": "none", "personal_data": "no", "consumers": "one_team", "availability": "ad_hoc",
         "error_impact": "low", "release_cadence": "rare", "lifetime": "short", "decay": "slow", "explainability": "none"})
     version = ModelVersion.objects.get(model=models[0], number=1)
-    governance.promotion_request(actor=cast["dana"], version=version, target_stage="qa")
+    promotion_request(actor=cast["dana"], version=version, target_stage="qa")
     refused = api("dana").delete(f"{BASE}/model-versions/delete", {"name": "m-0", "version": "1"}, format="json")
     assert refused.status_code == 403 and refused.json()["error_code"] == "PERMISSION_DENIED"
     assert ModelVersion.objects.filter(pk=version.pk).exists()

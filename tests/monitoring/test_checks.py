@@ -158,19 +158,21 @@ def test_alert_acknowledged_then_closed_by_an_independent_risk_officer(monitored
 def test_tier_policy_decides_when_to_alert(monitored, upload, api, cast):
     """Tier 1 (policy default): a single drifted feature is only a warning, no alert; a policy
     section `monitoring` saying alert_on=warning for tier 1 makes it one."""
-    from governance import services as gov
+    from governance.classification import classification_submit
+    from governance.policy import policy_update
+    from governance.selectors import policy_current
 
     low = {"regulation": "none", "personal_data": "no", "consumers": "one_team", "availability": "ad_hoc",
            "error_impact": "low", "release_cadence": "rare", "lifetime": "short", "decay": "slow", "explainability": "none"}
-    gov.classification_submit(actor=cast["omar"], use_case=monitored.model.use_case, answers=low)
+    classification_submit(actor=cast["omar"], use_case=monitored.model.use_case, answers=low)
     data = frame(3000, seed=29)
     data["x0"] = data["x0"] + 0.8
     upload("dana", monitored, "batches", "b.csv", to_csv(data), **W1)
     check = run_check(_request(api, monitored)["id"])
     assert check.drift_status == "warning" and not Alert.objects.exists()
-    policy = gov.policy_current().data
+    policy = policy_current().data
     policy["monitoring"] = {"1": {"alert_on": "warning"}}
-    gov.policy_update(actor=cast["rita"], data=policy, comment="watch tier 1 closely")
+    policy_update(actor=cast["rita"], data=policy, comment="watch tier 1 closely")
     run_check(_request(api, monitored)["id"])
     assert Alert.objects.filter(version=monitored, kind="drift").count() == 1
 
@@ -218,15 +220,15 @@ def test_request_via_service_records_audit(monitored, cast):
 
 def test_alert_sends_the_signed_webhook_and_mails_the_raci_people(monitored, upload, api, cast, settings, monkeypatch,
                                                                 django_capture_on_commit_callbacks):
-    from governance import services as gov
+    from governance.raci import raci_update
     from governance.tasks import webhook_send
 
     settings.STEWARD_WEBHOOK_URL = "http://hooks.example/steward"
     sent = []
     monkeypatch.setattr(webhook_send, "delay", lambda payload: sent.append(payload))
     # The RACI names omar (data ops: Responsible for monitoring) and rita (production: Accountable).
-    gov.raci_update(actor=cast["rita"], use_case=monitored.model.use_case,
-                    assignments={"data_ops": ["omar"], "production": ["rita"]})
+    raci_update(actor=cast["rita"], use_case=monitored.model.use_case,
+                assignments={"data_ops": ["omar"], "production": ["rita"]})
     upload("dana", monitored, "batches", "b.csv", to_csv(frame(3000, seed=33, shift=0.8, cat_shift=True)), **W1)
     with django_capture_on_commit_callbacks(execute=True):
         run_check(_request(api, monitored)["id"])

@@ -24,7 +24,9 @@ def test_gate_needs_reference_and_schedule(inventory, cast, upload):
 
 def test_default_policy_tier4_production_checklist_can_be_met_for_monitoring(inventory, cast, upload):
     """The default policy names the gate for tiers 3 and 4; it is checkable now."""
-    from governance import services as gov
+    from governance.checklist import promotion_checklist
+    from governance.classification import classification_submit
+    from governance.promotions import promotion_request
     from registry.models import ModelVersion
 
     version = inventory["version"]
@@ -32,12 +34,12 @@ def test_default_policy_tier4_production_checklist_can_be_met_for_monitoring(inv
     monitor_configure(actor=cast["dana"], version=version, schedule_minutes=60)
     answers = {"regulation": "none", "personal_data": "no", "consumers": "one_team", "availability": "realtime",
                "error_impact": "low", "release_cadence": "rare", "lifetime": "short", "decay": "slow", "explainability": "none"}
-    gov.classification_submit(actor=cast["omar"], use_case=version.model.use_case, answers=answers)  # 24/7: tier 4
+    classification_submit(actor=cast["omar"], use_case=version.model.use_case, answers=answers)  # 24/7: tier 4
     ModelVersion.objects.filter(pk=version.pk).update(stage="preproduction")
     version.refresh_from_db()
-    promotion = gov.promotion_request(actor=cast["dana"], version=version, target_stage="production")
+    promotion = promotion_request(actor=cast["dana"], version=version, target_stage="production")
     assert promotion.tier == 4
-    items = {i["key"]: i for i in gov.promotion_checklist(promotion=promotion)}
+    items = {i["key"]: i for i in promotion_checklist(promotion=promotion)}
     assert items["drift_monitoring"]["met"], items["drift_monitoring"]
 
 

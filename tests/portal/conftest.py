@@ -30,7 +30,8 @@ LOW_RISK_ANSWERS = {
 @pytest.fixture
 def promotion(inventory, cast):
     """rita classifies dana's use case (tier 1) and dana asks to move credit-gbm v1 to QA."""
-    from governance import services
+    from governance.classification import classification_submit
+    from governance.promotions import promotion_request
 
-    services.classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
-    return services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa", reason="ready")
+    classification_submit(actor=cast["rita"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    return promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa", reason="ready")

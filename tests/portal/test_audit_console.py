@@ -11,7 +11,9 @@ from django.utils import timezone
 from audit.checkpoints import checkpoint_write
 from audit.exports import exported_lines_verify
 from audit.models import AuditEvent
-from governance import services as governance_services
+from governance.classification import classification_submit
+from governance.promotions import promotion_request, signoff_approve
+from governance.raci import raci_update
 from registry import services as registry_services
 
 from .conftest import LOW_RISK_ANSWERS
@@ -24,9 +26,9 @@ def trail(inventory, cast):
     """Two use cases and models; credit-gbm v1 promoted to QA with rita's approval."""
     churn = registry_services.use_case_create(actor=cast["sam"], name="Churn")
     registry_services.model_create(actor=cast["sam"], name="churn-lr", use_case=churn)
-    governance_services.classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
-    promotion = governance_services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
-    governance_services.signoff_approve(promotion=promotion, actor=cast["rita"], comment="ok")
+    classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    promotion = promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    signoff_approve(promotion=promotion, actor=cast["rita"], comment="ok")
     return {**inventory, "churn": churn}
 
 
@@ -54,7 +56,7 @@ def test_changes_are_rendered_as_before_and_after_not_json(browse, trail):
 
 
 def test_nested_changes_show_only_the_leaves_that_changed(browse, trail, cast):
-    governance_services.raci_update(actor=cast["rita"], use_case=trail["use_case"], assignments={"risk_audit": ["rita"]})
+    raci_update(actor=cast["rita"], use_case=trail["use_case"], assignments={"risk_audit": ["rita"]})
     event = AuditEvent.objects.filter(action="raci.update").latest("seq")
     body = browse("audrey").get(reverse("portal:audit-event", args=[event.seq])).content.decode()
     assert "Assignments › risk_audit" in body

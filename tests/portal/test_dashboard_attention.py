@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from governance import services as governance_services
+from governance.checklist import promotion_due
 from governance.models import PromotionRequest, Review
 from portal import attention, labels
 
@@ -25,9 +25,9 @@ def test_approver_sees_the_waiting_request_with_its_age(browse, promotion):
     PromotionRequest.objects.filter(pk=promotion.pk).update(created_at=timezone.now() - datetime.timedelta(days=12))
     box = _attention(browse("rita").get(reverse("portal:dashboard")).content.decode())
     assert reverse("portal:promotion", args=[promotion.pk]) in box
-    # Twelve days is past any tier's sign-off due date (governance.services.promotion_due): flagged.
+    # Twelve days is past any tier's sign-off due date (governance.checklist.promotion_due): flagged.
     promotion.refresh_from_db()
-    due = timezone.localdate(governance_services.promotion_due(promotion))
+    due = timezone.localdate(promotion_due(promotion))
     assert f"<strong>overdue</strong> since {due:%Y-%m-%d}" in box and 'class="signoff overdue"' in box
 
 

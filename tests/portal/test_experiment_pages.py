@@ -314,12 +314,12 @@ def test_run_analysis_answers_the_job_partial(browse, cast, make_experiment, dja
 
 
 def test_adopt_opens_a_promotion_and_links_it(browse, cast, make_experiment, django_capture_on_commit_callbacks):
-    from governance import services as gov
+    from governance.classification import classification_submit
 
     from .conftest import LOW_RISK_ANSWERS
 
     exp = make_experiment()
-    gov.classification_submit(actor=cast["rita"], use_case=exp.model.use_case, answers=LOW_RISK_ANSWERS)
+    classification_submit(actor=cast["rita"], use_case=exp.model.use_case, answers=LOW_RISK_ANSWERS)
     feed(exp, cast)
     analyse(exp, cast, django_capture_on_commit_callbacks)
     response = browse("rita").post(reverse("portal:experiment-decide", args=[exp.pk]),

@@ -6,8 +6,12 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from governance import services as governance
+from governance.classification import classification_submit
 from governance.models import Classification, Policy, RaciMatrix, Review
+from governance.policy import with_generated_texts
+from governance.promotions import signoff_approve
+from governance.proposals import proposals_pending
+from governance.selectors import classification_current, policy_current, raci_for
 
 from .conftest import LOW_RISK_ANSWERS
 
@@ -66,7 +70,7 @@ def test_preview_computes_the_tier_without_saving(browse, inventory):
 
 def test_only_risk_officers_override_and_only_with_justification(browse, inventory, cast):
     uc = inventory["use_case"]
-    governance.classification_submit(actor=cast["omar"], use_case=uc, answers=LOW_RISK_ANSWERS)
+    classification_submit(actor=cast["omar"], use_case=uc, answers=LOW_RISK_ANSWERS)
     url = reverse("portal:classification-override", args=[uc.pk])
     page = browse("dana").get(reverse("portal:classification", args=[uc.pk])).content.decode()
     assert "Only risk officers may override" in page and "Override tier" not in page
@@ -79,7 +83,7 @@ def test_only_risk_officers_override_and_only_with_justification(browse, invento
     done = browse("rita").post(url, {"tier": "4", "justification": "Feeds the regulator's report"}, follow=True)
     body = done.content.decode()
     assert "Tier overridden to 4" in body and "Feeds the regulator&#x27;s report" in body
-    assert governance.classification_current(use_case=uc).tier == 4
+    assert classification_current(use_case=uc).tier == 4
 
 
 def test_raci_grid_shows_validation_messages_per_task(browse, inventory):
@@ -89,7 +93,7 @@ def test_raci_grid_shows_validation_messages_per_task(browse, inventory):
     page = client.get(url).content.decode()
     assert "This is the default matrix" in page
     assert 'aria-label="Model acceptance — Risk / audit"' in page
-    form = {f"cell-{task}-{role}": value for task, row in governance.raci_for(use_case=uc).cells.items() for role, value in row.items()}
+    form = {f"cell-{task}-{role}": value for task, row in raci_for(use_case=uc).cells.items() for role, value in row.items()}
     form["cell-model_acceptance-data_scientist"] = "A"  # risk_audit is A already: two Accountables
     form["people-risk_audit"] = "rita, ghost"
     response = client.post(url, form)
@@ -143,21 +147,21 @@ def _cell_form(policy, tier, consideration, **changes):
 
 
 def test_risk_officer_edits_a_cell_and_a_new_version_is_stored(browse, cast):
-    before = governance.policy_current()
+    before = policy_current()
     url = reverse("portal:policy-cell", args=[1, "sign_off"])
     client = browse("rita")
     assert "Save as new policy version" in client.get(url).content.decode()
     form = _cell_form(before, 1, "sign_off", **{"text-0": "", "count-0": "2", "role-0": "risk_officer", "comment": "stricter"})
     response = client.post(url, form, follow=True)
     assert f"Saved as policy version {before.number + 1}." in response.content.decode()
-    after = governance.policy_current()
+    after = policy_current()
     assert after.comment == "stricter"
     assert after.data["tiers"]["1"]["sign_off"] == [
         {"text": "2 approvals from risk officers for production", "gate": "approvals",
          "params": {"role": "risk_officer", "count": 2}, "stages": ["production"]}
     ]
     # Other cells keep their rules; their approvals texts are (re)written from the structure.
-    assert after.data["tiers"]["2"] == governance._with_generated_texts(before.data)["tiers"]["2"]
+    assert after.data["tiers"]["2"] == with_generated_texts(before.data)["tiers"]["2"]
 
     diff = client.get(reverse("portal:policy-diff"), {"from": before.number, "to": after.number}).content.decode()
     assert "1 cell changed" in diff
@@ -171,7 +175,7 @@ def test_risk_officer_edits_a_cell_and_a_new_version_is_stored(browse, cast):
 
 
 def test_policy_edit_refusals_are_explained(browse, cast):
-    policy = governance.policy_current()
+    policy = policy_current()
     url = reverse("portal:policy-cell", args=[1, "sign_off"])
     assert "Only risk officers edit the governance policy." in browse("dana").get(url).content.decode()
     refused = browse("dana").post(url, _cell_form(policy, 1, "sign_off"))
@@ -184,7 +188,7 @@ def test_policy_edit_refusals_are_explained(browse, cast):
 
 
 def test_model_page_shows_signoff_history_and_card(browse, promotion, inventory, cast):
-    governance.signoff_approve(promotion=promotion, actor=cast["rita"], comment="holdout looks fine")
+    signoff_approve(promotion=promotion, actor=cast["rita"], comment="holdout looks fine")
     client = browse("audrey")
     body = client.get(reverse("portal:model", args=["credit-gbm"])).content.decode()
     assert "Sign-off history" in body and f"#{promotion.pk}" in body
@@ -215,7 +219,7 @@ def test_risk_officer_completes_a_review(browse, inventory):
 
 
 def test_risk_officer_edits_review_intervals(browse, cast):
-    before = governance.policy_current()
+    before = policy_current()
     url = reverse("portal:policy-intervals")
     assert url in browse("rita").get(reverse("portal:policies")).content.decode()
     form = {"base": str(before.number), "days-1": "365", "days-2": "180", "days-3": "60", "days-4": "0"}
@@ -223,7 +227,7 @@ def test_risk_officer_edits_review_intervals(browse, cast):
     assert invalid.status_code == 400 and "Days (positive integers)" in invalid.content.decode()
     form["days-4"] = "14"
     browse("rita").post(url, form)
-    assert governance.policy_current().data["review_interval_days"] == {"1": 365, "2": 180, "3": 60, "4": 14}
+    assert policy_current().data["review_interval_days"] == {"1": 365, "2": 180, "3": 60, "4": 14}
     diff = browse("rita").get(reverse("portal:policy-diff"), {"from": before.number, "to": before.number + 1}).content.decode()
     assert "Review interval (days)" in diff and "<ins>14</ins>" in diff
     assert browse("dana").post(url, {**form, "base": str(before.number + 1)}).status_code == 403
@@ -231,7 +235,7 @@ def test_risk_officer_edits_review_intervals(browse, cast):
 
 def test_override_tier_has_no_default_and_owner_proposals_show_as_waiting(browse, inventory, cast):
     uc = inventory["use_case"]
-    governance.classification_submit(actor=cast["omar"], use_case=uc, answers={**LOW_RISK_ANSWERS, "regulation": "sector"})
+    classification_submit(actor=cast["omar"], use_case=uc, answers={**LOW_RISK_ANSWERS, "regulation": "sector"})
     page = browse("rita").get(reverse("portal:classification", args=[uc.pk])).content.decode()
     assert '<option value="" selected>Choose a tier…</option>' in page
     assert browse("rita").post(reverse("portal:classification-override", args=[uc.pk]), {"tier": "", "justification": "x"}).status_code == 400
@@ -239,12 +243,12 @@ def test_override_tier_has_no_default_and_owner_proposals_show_as_waiting(browse
     response = browse("dana").post(reverse("portal:classification", args=[uc.pk]), answers_form(LOW_RISK_ANSWERS), follow=True)
     body = response.content.decode()
     assert "Proposed: Lower the tier from 3 to 1" in body and 'id="pending-summary"' in body
-    assert governance.classification_current(use_case=uc).tier == 3
-    proposal = governance.proposals_pending().get()
+    assert classification_current(use_case=uc).tier == 3
+    proposal = proposals_pending().get()
     url = reverse("portal:proposal", args=[proposal.pk])
     assert 'value="confirm"' not in browse("dana").get(url).content.decode()
     assert browse("dana").post(url, {"decision": "confirm"}).status_code == 403
     assert browse("rita").post(url, {"decision": "reject", "comment": ""}).status_code == 400
     done = browse("rita").post(url, {"decision": "reject", "comment": "Still sector-regulated"}, follow=True)
     assert "Rejected; nothing changed." in done.content.decode()
-    assert governance.classification_current(use_case=uc).tier == 3
+    assert classification_current(use_case=uc).tier == 3

@@ -11,8 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from governance import services as governance
 from governance.models import Classification, Policy, PromotionRequest, Review, SignOff
+from governance.raci import raci_update
+from governance.selectors import policy_current, scheme_current
 from registry.models import ModelVersion, RegisteredModel, Stage, UseCase
 
 from .conftest import LOW_RISK_ANSWERS
@@ -70,8 +71,8 @@ def test_governance_pages_run_the_same_queries_at_10_and_1000_rows(browse, cast)
     dana, rita = cast["dana"], cast["rita"]
     main_uc = UseCase.objects.create(name="main", owner=dana)
     main_model = RegisteredModel.objects.create(name="main", owner=dana, use_case=main_uc)
-    scheme, policy = governance.scheme_current(), governance.policy_current()
-    governance.raci_update(actor=dana, use_case=main_uc, assignments={"risk_audit": ["rita"], "data_scientist": ["dana"]})
+    scheme, policy = scheme_current(), policy_current()
+    raci_update(actor=dana, use_case=main_uc, assignments={"risk_audit": ["rita"], "data_scientist": ["dana"]})
     client = browse("rita")
     urls = [
         reverse("portal:use-cases"),
@@ -103,7 +104,7 @@ def test_governance_pages_run_the_same_queries_at_10_and_1000_rows(browse, cast)
 def test_use_case_list_shows_each_tier_in_one_query(browse, cast):
     """The tier column is a subquery of the list's one query, not a query per row."""
     dana = cast["dana"]
-    scheme = governance.scheme_current()
+    scheme = scheme_current()
     use_cases = UseCase.objects.bulk_create(UseCase(name=f"uc-{i}", owner=dana) for i in range(30))
     Classification.objects.bulk_create(
         Classification(use_case=uc, scheme=scheme, answers={}, score=0, computed_tier=3, override_tier=4 if i % 2 else None, created_by=dana)

@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from governance import services as governance
+import governance.classification
+import governance.selectors
 from governance.models import Classification, GateException, Policy, RaciMatrix
 from monitoring import services as monitoring
 from monitoring.models import Monitor
@@ -31,19 +32,19 @@ def test_an_answer_outside_the_questionnaire_is_flagged_at_its_question(browse, 
 
 def test_override_without_a_tier_is_refused_at_the_tier(browse, inventory, cast):
     uc = inventory["use_case"]
-    governance.classification_submit(actor=cast["omar"], use_case=uc, answers=LOW_RISK_ANSWERS)
+    governance.classification.classification_submit(actor=cast["omar"], use_case=uc, answers=LOW_RISK_ANSWERS)
     response = browse("rita").post(reverse("portal:classification-override", args=[uc.pk]),
                                    {"tier": "9", "justification": "regulator"})
     assert response.status_code == 400
     body = response.content.decode()
     assert 'id="err-tier"' in body and "9 is not one of the available choices" in body
     assert "regulator</textarea>" in body  # the justification is shown again as typed
-    assert governance.classification_current(use_case=uc).tier == 1
+    assert governance.selectors.classification_current(use_case=uc).tier == 1
 
 
 def test_a_raci_value_outside_the_letters_is_flagged_on_its_row(browse, inventory):
     uc = inventory["use_case"]
-    form = {f"cell-{task}-{role}": value for task, row in governance.raci_for(use_case=uc).cells.items()
+    form = {f"cell-{task}-{role}": value for task, row in governance.selectors.raci_for(use_case=uc).cells.items()
             for role, value in row.items()}
     form["cell-deployments-risk_audit"] = "X"
     response = browse("rita").post(reverse("portal:raci", args=[uc.pk]), form)
@@ -54,7 +55,7 @@ def test_a_raci_value_outside_the_letters_is_flagged_on_its_row(browse, inventor
 
 
 def test_a_count_that_is_not_a_number_is_named_with_its_measure(browse):
-    policy = governance.policy_current()
+    policy = governance.selectors.policy_current()
     url = reverse("portal:policy-cell", args=[1, "sign_off"])
     form = {"base": str(policy.number), "rows": "1", "text-0": "", "gate-0": "approvals", "role-0": "any",
             "count-0": "two", "stages-0": "production"}

@@ -80,16 +80,18 @@ def test_auditor_cannot_approve_through_the_portal(browse, promotion, who):
 
 
 def test_page_names_who_fills_each_remaining_slot(browse, promotion, cast):
-    from governance import services
+    from governance.policy import policy_update
+    from governance.promotions import promotion_request, promotion_withdraw, signoff_approve
+    from governance.selectors import policy_current
 
-    data = services.policy_current().data
+    data = policy_current().data
     data["tiers"]["1"]["sign_off"] = [
         {"text": "", "gate": "approvals", "params": {"role": "risk_officer", "count": 2}, "stages": ["qa"]},
     ]
-    services.policy_update(actor=cast["rita"], data=data)
-    services.promotion_withdraw(promotion=promotion, actor=cast["dana"])
-    strict = services.promotion_request(actor=cast["dana"], version=promotion.version, target_stage="qa")
-    services.signoff_approve(promotion=strict, actor=cast["rita"], comment="ok")
+    policy_update(actor=cast["rita"], data=data)
+    promotion_withdraw(promotion=promotion, actor=cast["dana"])
+    strict = promotion_request(actor=cast["dana"], version=promotion.version, target_stage="qa")
+    signoff_approve(promotion=strict, actor=cast["rita"], comment="ok")
     page = browse("omar").get(reverse("portal:promotion", args=[strict.pk])).content.decode()
     assert "Filled</span> — risk officer: <strong>rita</strong>" in page
     assert "Open</span> — risk officer:" in page and "omar" in page
@@ -129,10 +131,10 @@ def test_inbox_queries_do_not_grow_with_requests(browse, promotion, cast, invent
         return len(ctx.captured_queries)
 
     before = count()
-    from governance import services
+    from governance.promotions import promotion_request
 
     for i in range(20):
         v = registry.model_version_register(actor=cast["dana"], model=inventory["model"], artifact_uri=f"s3://{i}", sha256=f"{i:064d}")
-        services.promotion_request(actor=cast["dana"], version=v, target_stage="qa")
+        promotion_request(actor=cast["dana"], version=v, target_stage="qa")
     assert count() == before
     assert browse("rita").get(reverse("portal:signoffs")).content.decode().count("/promotions/") >= 21

@@ -9,8 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from governance import services as governance_services
+from governance.checklist import promotion_checklist
+from governance.classification import classification_submit
 from governance.models import PromotionRequest
+from governance.promotions import promotion_request
 from registry.models import ModelVersion, RegisteredModel
 
 from .conftest import LOW_RISK_ANSWERS
@@ -103,7 +105,7 @@ def test_others_cannot_add_versions_to_danas_model(browse, inventory):
 
 
 def test_version_page_shows_the_checklist_before_the_request_exists(browse, inventory, cast):
-    governance_services.classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
     url = reverse("portal:version", args=["credit-gbm", 1])
     page = browse("dana").get(url).content.decode()
     checklist = page.split('id="draft-checklist"')[1].split("</ul>")[0]
@@ -119,15 +121,15 @@ def test_version_page_shows_the_checklist_before_the_request_exists(browse, inve
 def test_checklist_preview_is_governances_checklist_for_the_target(inventory, cast):
     from portal.work_views import promotion_checklist_preview
 
-    governance_services.classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
     items = {i["key"]: i for i in promotion_checklist_preview(version=inventory["version"], target_stage="production")}
     assert items["code_commit"]["met"] and items["code_commit"]["detail"] == "Commit abc1234."
     assert not items["approvals"]["met"]
     assert not PromotionRequest.objects.exists()
     # What the preview shows is what governance judges the real request by, item for item.
     preview = promotion_checklist_preview(version=inventory["version"], target_stage="qa")
-    promotion = governance_services.promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
-    judged = governance_services.promotion_checklist(promotion=promotion)
+    promotion = promotion_request(actor=cast["dana"], version=inventory["version"], target_stage="qa")
+    judged = promotion_checklist(promotion=promotion)
 
     def essentials(checklist):
         return [(i["key"], i["met"], i.get("detail")) for i in checklist]
@@ -141,7 +143,7 @@ def test_unclassified_use_case_says_why_no_request_button(browse, inventory):
 
 
 def test_request_and_withdraw_from_the_version_page(browse, inventory, cast):
-    governance_services.classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
     client = browse("dana")
     response = client.post(reverse("portal:version-request", args=["credit-gbm", 1]), {"target_stage": "qa", "reason": "ready"})
     promotion = PromotionRequest.objects.get()
@@ -162,7 +164,7 @@ def test_request_and_withdraw_from_the_version_page(browse, inventory, cast):
 
 
 def test_skipping_a_stage_is_refused_with_the_services_message(browse, inventory, cast):
-    governance_services.classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
+    classification_submit(actor=cast["omar"], use_case=inventory["use_case"], answers=LOW_RISK_ANSWERS)
     client = browse("dana")
     client.post(reverse("portal:version-request", args=["credit-gbm", 1]), {"target_stage": "production"})
     assert not PromotionRequest.objects.exists()

@@ -27,15 +27,16 @@ def keys_file(*lines: str, name="keys.txt") -> SimpleUploadedFile:
 
 @pytest.fixture
 def world(cast):
-    from governance import services as gov
+    from governance.classification import classification_submit
+    from governance.raci import raci_update
     from privacy import services as privacy
     from registry import services as reg
 
     dana = cast["dana"]
     use_case = reg.use_case_create(actor=dana, name="Credit limits", automated_decisions=True,
                                    human_review_route="Write to reviews@bank.example; a credit officer decides.")
-    gov.classification_submit(actor=cast["omar"], use_case=use_case, answers=LOW)
-    gov.raci_update(actor=cast["omar"], use_case=use_case, assignments={"risk_audit": ["sam"]})
+    classification_submit(actor=cast["omar"], use_case=use_case, answers=LOW)
+    raci_update(actor=cast["omar"], use_case=use_case, assignments={"risk_audit": ["sam"]})
 
     def ds(name, parents=(), **extra):
         return reg.dataset_create(actor=dana, name=name, version="1", source_uri=f"s3://{name}", sha256=sha(name),

@@ -8,7 +8,12 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from core.errors import Conflict, Forbidden, InvalidInput
-from governance import services as gov
+from governance.checklist import promotion_checklist
+from governance.gate_exceptions import gate_exception_grant
+from governance.policy import policy_update
+from governance.promotions import promotion_complete, promotion_request, signoff_approve
+from governance.raci import raci_update
+from governance.selectors import policy_current
 from privacy import services as privacy
 from privacy.models import Obligation, SubjectRequest
 from registry import services as reg
@@ -47,9 +52,9 @@ def test_erasure_opens_one_obligation_per_affected_model_due_by_policy(erasure, 
     obligations = list(erasure.obligations.order_by("model__name"))
     assert [o.model.name for o in obligations] == ["churn-lr", "credit-gbm"]
     assert all(o.due_date == timezone.localdate() + timedelta(days=privacy.DEFAULT_DUE_DAYS) for o in obligations)
-    data = gov.policy_current().data
+    data = policy_current().data
     data["privacy_obligation_due_days"] = {"1": 10, "2": 10, "3": 10, "4": 10}
-    gov.policy_update(actor=cast["rita"], data=data, comment="privacy due days")
+    policy_update(actor=cast["rita"], data=data, comment="privacy due days")
     again = privacy.subject_request_create(actor=cast["rita"], kind="erasure", subject_key="bob")
     assert {o.due_date for o in again.obligations.all()} == {timezone.localdate() + timedelta(days=10)}
     actions = set(AuditEvent.objects.values_list("action", flat=True))
@@ -123,7 +128,7 @@ def test_risk_acceptance_needs_the_accountable_and_a_risk_officer(erasure, world
 
 def test_the_governed_cannot_close_their_obligation_even_as_accountable(erasure, world, cast):
     """dana owns the model; made Accountable she still cannot sign, nor close by saying so."""
-    gov.raci_update(actor=cast["omar"], use_case=world["use_case"], assignments={"risk_audit": ["dana"]})
+    raci_update(actor=cast["omar"], use_case=world["use_case"], assignments={"risk_audit": ["dana"]})
     obligation = erasure.obligations.get(model=world["credit"])
     with pytest.raises(Forbidden):
         privacy.obligation_sign(actor=cast["dana"], obligation=obligation, statement="mine")
@@ -158,31 +163,31 @@ def _overdue(obligation):
 def test_an_overdue_obligation_blocks_promotion_and_a_closed_one_does_not(erasure, world, cast):
     version = world["v"]["credit"]
     obligation = erasure.obligations.get(model=world["credit"])
-    promotion = gov.promotion_request(actor=cast["dana"], version=version, target_stage="qa")
-    assert all(i["key"] != "privacy_obligations" for i in gov.promotion_checklist(promotion=promotion))  # not yet due
+    promotion = promotion_request(actor=cast["dana"], version=version, target_stage="qa")
+    assert all(i["key"] != "privacy_obligations" for i in promotion_checklist(promotion=promotion))  # not yet due
     _overdue(obligation)
-    items = {i["key"]: i for i in gov.promotion_checklist(promotion=promotion)}
+    items = {i["key"]: i for i in promotion_checklist(promotion=promotion)}
     assert items["privacy_obligations"]["met"] is False and f"#{obligation.pk}" in items["privacy_obligations"]["detail"]
-    gov.signoff_approve(promotion=promotion, actor=cast["rita"], comment="ok")
+    signoff_approve(promotion=promotion, actor=cast["rita"], comment="ok")
     version.refresh_from_db()
     assert version.stage == "development"
     with pytest.raises(Conflict):
-        gov.promotion_complete(promotion=promotion, actor=cast["dana"])
+        promotion_complete(promotion=promotion, actor=cast["dana"])
     # No exception waives it.
     with pytest.raises(InvalidInput):
-        gov.gate_exception_grant(actor=cast["omar"], gate="privacy_obligations", version=version, justification="x",
-                                 expires_at=timezone.now() + timedelta(days=1))
+        gate_exception_grant(actor=cast["omar"], gate="privacy_obligations", version=version, justification="x",
+                             expires_at=timezone.now() + timedelta(days=1))
     privacy.obligation_sign(actor=cast["rita"], obligation=obligation, statement="Residual risk low")
     privacy.obligation_sign(actor=cast["sam"], obligation=obligation, statement="Accepted")
-    gov.promotion_complete(promotion=promotion, actor=cast["dana"])
+    promotion_complete(promotion=promotion, actor=cast["dana"])
     version.refresh_from_db()
     assert version.stage == "qa"
 
 
 def test_archiving_is_never_blocked(erasure, world, cast):
     _overdue(erasure.obligations.get(model=world["credit"]))
-    promotion = gov.promotion_request(actor=cast["dana"], version=world["v"]["credit"], target_stage="archived")
-    assert all(i["key"] != "privacy_obligations" for i in gov.promotion_checklist(promotion=promotion))
+    promotion = promotion_request(actor=cast["dana"], version=world["v"]["credit"], target_stage="archived")
+    assert all(i["key"] != "privacy_obligations" for i in promotion_checklist(promotion=promotion))
 
 
 def test_receipt_json_and_auditors_read_only(erasure, world, cast, api):

@@ -4,8 +4,12 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from governance import services
+from governance.card import model_card_update
+from governance.classification import classification_submit
 from governance.models import PromotionRequest
+from governance.promotions import promotion_request
+from governance.raci import raci_update
+from governance.selectors import classification_current
 from registry.models import ModelVersion, UseCase
 
 LOW = {
@@ -37,18 +41,18 @@ class Command(BaseCommand):
         with transaction.atomic():
             for name, answers in ANSWERS.items():
                 use_case = UseCase.objects.filter(name=name).first()
-                if use_case is None or services.classification_current(use_case=use_case):
+                if use_case is None or classification_current(use_case=use_case):
                     continue
                 ethics = ETHICS if name == "Credit limit decisions" else {}
-                services.classification_submit(actor=users["rita"], use_case=use_case, answers=answers, ethics=ethics)
+                classification_submit(actor=users["rita"], use_case=use_case, answers=answers, ethics=ethics)
                 if name == "Credit limit decisions":
-                    services.raci_update(actor=users["rita"], use_case=use_case,
-                                         assignments={"risk_audit": ["rita"], "production": ["omar"], "data_scientist": ["dana", "sam"]})
+                    raci_update(actor=users["rita"], use_case=use_case,
+                                assignments={"risk_audit": ["rita"], "production": ["omar"], "data_scientist": ["dana", "sam"]})
             version = ModelVersion.objects.filter(model__name="credit-limit-gbm", number=3).first()
             if version and not PromotionRequest.objects.filter(version=version).exists():
-                services.model_card_update(actor=users["dana"], version=version,
-                                           intended_use="Monthly credit limit reviews for existing retail card holders.",
-                                           limitations="Not validated for small-business cards or customers with < 6 months history.")
-                services.promotion_request(actor=users["dana"], version=version, target_stage="qa",
-                                           reason="Best AUC so far; ready for acceptance testing.")
+                model_card_update(actor=users["dana"], version=version,
+                                  intended_use="Monthly credit limit reviews for existing retail card holders.",
+                                  limitations="Not validated for small-business cards or customers with < 6 months history.")
+                promotion_request(actor=users["dana"], version=version, target_stage="qa",
+                                  reason="Best AUC so far; ready for acceptance testing.")
         self.stdout.write(self.style.SUCCESS("Governance demo data ready."))
