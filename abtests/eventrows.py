@@ -289,13 +289,16 @@ def _json_number(values: pa.Array) -> pa.Array:
 def _metrics(columns: dict[str, np.ndarray], n: int) -> pa.Array:
     if not columns:
         return pa.nulls(n, pa.string())
-    parts = []
+    joined = None  # '"a": 1.0, "b": 2.5' for the values present; null when none is
     for name, values in columns.items():
         arr = pa.array(values, mask=np.isnan(values))
-        parts.append(pc.binary_join_element_wise(json.dumps(name) + ": ", _json_number(arr), ""))
-    joined = pc.binary_join_element_wise(*parts, ", ", null_handling="skip")
-    wrapped = pc.binary_join_element_wise("{", joined, "}", "")
-    return pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), wrapped)
+        part = pc.binary_join_element_wise(json.dumps(name) + ": ", _json_number(arr), "")
+        if joined is None:
+            joined = part
+        else:
+            both = pc.binary_join_element_wise(joined, part, ", ")
+            joined = pc.if_else(pc.is_null(joined), part, pc.if_else(pc.is_null(part), joined, both))
+    return pc.binary_join_element_wise("{", joined, "}", "")
 
 
 def _float_column(values: np.ndarray) -> pa.Array:

@@ -26,6 +26,7 @@ from django.db import IntegrityError, connection, transaction
 
 BLOCK_ROWS = 65_536
 SQLITE_CHUNK = 50_000
+SQLITE_CACHE_KIB = 65_536
 
 
 def _quoted(name: str) -> str:
@@ -58,6 +59,12 @@ def _sqlite_values(table: pa.Table) -> list:
             column = pc.replace_substring_regex(text, r"\.000000$", "")
         out.append(column.to_pylist())
     return out
+
+
+def _sqlite_cache(cursor):
+    """A page cache that holds the indexes being written (SQLite's default is 2 MB): inserting
+    into six B-trees with a small cache reads the same pages again and again."""
+    cursor.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
 
 
 def insert_rows(db_table: str, table: pa.Table, *, conflict: tuple[str, ...] | None = None) -> int:
@@ -93,6 +100,7 @@ def insert_rows(db_table: str, table: pa.Table, *, conflict: tuple[str, ...] | N
     sql = f"{verb} INTO {_quoted(db_table)} ({columns}) VALUES ({marks})"
     stored = 0
     with connection.cursor() as cursor:
+        _sqlite_cache(cursor)
         for start in range(0, table.num_rows, SQLITE_CHUNK):
             values = _sqlite_values(table.slice(start, SQLITE_CHUNK))
             cursor.executemany(sql, list(zip(*values, strict=True)))
@@ -131,24 +139,24 @@ def update_from(db_table: str, table: pa.Table, *, key: tuple[str, ...], set_col
         return changed
 
 
-def keys_taken(db_table: str, column: str, values: pa.Array, *, scope: tuple[str, object]) -> set:
-    """Which of `values` are already stored in `db_table.column` among the rows where
+def stored_rows(db_table: str, key: str, values: pa.Array, columns: tuple[str, ...] = (), *,
+                scope: tuple[str, object]) -> list[tuple]:
+    """(key, *columns) of the stored rows whose `key` is one of `values`, among the rows where
     `scope[0] = scope[1]`: one query on PostgreSQL (an array parameter), chunked `IN` on SQLite."""
     scope_column, scope_value = scope
-    values = pc.unique(values).to_pylist()
+    values = pc.unique(values.drop_null()).to_pylist()
     if not values:
-        return set()
-    taken = set()
+        return []
+    select = ", ".join(_quoted(c) for c in (key, *columns))
+    where = f"WHERE {_quoted(scope_column)} = %s AND {_quoted(key)}"
+    found = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                f"SELECT {_quoted(column)} FROM {_quoted(db_table)} WHERE {_quoted(scope_column)} = %s "
-                f"AND {_quoted(column)} = ANY(%s::text[])", [scope_value, values])
-            return {row[0] for row in cursor.fetchall()}
+            cursor.execute(f"SELECT {select} FROM {_quoted(db_table)} {where} = ANY(%s::text[])", [scope_value, values])
+            return cursor.fetchall()
         for start in range(0, len(values), 900):
             chunk = values[start:start + 900]
             marks = ", ".join("%s" for _ in chunk)
-            cursor.execute(f"SELECT {_quoted(column)} FROM {_quoted(db_table)} WHERE {_quoted(scope_column)} = %s "
-                           f"AND {_quoted(column)} IN ({marks})", [scope_value, *chunk])
-            taken.update(row[0] for row in cursor.fetchall())
-    return taken
+            cursor.execute(f"SELECT {select} FROM {_quoted(db_table)} {where} IN ({marks})", [scope_value, *chunk])
+            found.extend(cursor.fetchall())
+    return found
