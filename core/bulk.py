@@ -43,7 +43,9 @@ def _csv_blocks(table: pa.Table):
 
 def _copy(cursor, db_table: str, table: pa.Table) -> int:
     columns = ", ".join(_quoted(c) for c in table.column_names)
-    with cursor.copy(f"COPY {_quoted(db_table)} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+    # psycopg's copy() is not wrapped by Django: its errors become Django's (IntegrityError …) here.
+    with connection.wrap_database_errors, cursor.copy(
+            f"COPY {_quoted(db_table)} ({columns}) FROM STDIN (FORMAT csv)") as copy:
         for block in _csv_blocks(table):
             copy.write(block)
     return table.num_rows
