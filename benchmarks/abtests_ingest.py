@@ -20,8 +20,9 @@ What it does:
      request parsing, authentication, the view, validation, writing, the audit event and the
      commit; no network and no gunicorn), timed from the call to the 201 response.
    The best of each counts; ratio = API rows/s ÷ bare rows/s.
-4. For information (PostgreSQL), the same `COPY` into a temporary copy of the table without its
-   six indexes and three foreign keys: what the table's upkeep costs the database itself.
+4. For information (PostgreSQL), the same `COPY` into temporary copies of the table: with its
+   indexes but without its three foreign keys, and with neither — what the table's upkeep costs
+   the database itself (each row's foreign keys are checked one by one at commit).
 
     scripts/bench abtests_ingest                 # PostgreSQL, then the embedded default
     scripts/bench abtests_ingest --rows 200000   # quicker
@@ -39,7 +40,7 @@ import time
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 TARGET = 0.5
-PLAIN = []  # seconds of COPY into the plain copy of the table
+INFO = {}  # seconds of COPY into copies of the table: with its indexes only, plain
 
 
 def _setup():
@@ -144,14 +145,16 @@ def bare_load(table) -> float:
             with cursor.copy(f"COPY abtests_event ({columns}) FROM STDIN (FORMAT csv)") as copy:
                 copy.write(text)
         seconds = time.perf_counter() - start
-        # Informational: the same COPY into a copy of the table without its indexes and foreign
-        # keys (what a "COPY of 770,000 rows/s" measures), rolled back.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("CREATE TEMPORARY TABLE bench_plain (LIKE abtests_event INCLUDING DEFAULTS) ON COMMIT DROP")
-            plain = time.perf_counter()
-            with cursor.copy(f"COPY bench_plain ({columns}) FROM STDIN (FORMAT csv)") as copy:
-                copy.write(text)
-            PLAIN.append(time.perf_counter() - plain)
+        # Informational: the same COPY into temporary copies of the table, with its indexes but
+        # without its foreign keys, and with neither (what a bare "COPY of 770,000 rows/s"
+        # measures); dropped at commit.
+        for name, like in (("indexes", "INCLUDING DEFAULTS INCLUDING INDEXES"), ("plain", "INCLUDING DEFAULTS")):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"CREATE TEMPORARY TABLE bench_{name} (LIKE abtests_event {like}) ON COMMIT DROP")
+                begin = time.perf_counter()
+                with cursor.copy(f"COPY bench_{name} ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(text)
+                INFO.setdefault(name, []).append(time.perf_counter() - begin)
         return seconds
     from core.bulk import _sqlite_cache, _sqlite_values
 
@@ -220,7 +223,8 @@ def main(argv=None) -> int:
         return 0
     bare, api = run(args.rows, args.repeats)
     verdict = "PASS" if api / bare >= TARGET else "FAIL"
-    print(f"(info) COPY into a copy of the table without indexes and foreign keys: {args.rows / min(PLAIN):,.0f} rows/s")
+    print(f"(info) COPY into a temporary copy of the table with its indexes, without foreign keys: "
+          f"{args.rows / min(INFO['indexes']):,.0f} rows/s; with neither: {args.rows / min(INFO['plain']):,.0f} rows/s")
     print(f"\nPostgreSQL: bare COPY {bare:,.0f} rows/s, API {api:,.0f} rows/s, ratio {api / bare:.2f}× "
           f"(target ≥ {TARGET}×) {verdict}")
     status = 0 if verdict == "PASS" else 1

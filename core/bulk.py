@@ -51,6 +51,17 @@ def _copy(cursor, db_table: str, table: pa.Table) -> int:
     return table.num_rows
 
 
+def _temporary(cursor, db_table: str, table: pa.Table) -> str:
+    """A temporary table with `table`'s columns typed as in `db_table` (no keys, no constraints),
+    loaded by COPY; dropped at commit at the latest."""
+    temp = f"_bulk_{db_table}"
+    columns = ", ".join(_quoted(c) for c in table.column_names)
+    cursor.execute(f"CREATE TEMPORARY TABLE {_quoted(temp)} ON COMMIT DROP AS "
+                   f"SELECT {columns} FROM {_quoted(db_table)} WITH NO DATA")
+    _copy(cursor, temp, table)
+    return temp
+
+
 def _sqlite_values(table: pa.Table) -> list:
     """Columns as Python values SQLite stores as Django does (timestamps as naive UTC text)."""
     out = []
@@ -85,10 +96,7 @@ def insert_rows(db_table: str, table: pa.Table, *, conflict: tuple[str, ...] | N
             except IntegrityError:
                 pass
             # Some keys were taken: COPY into a temporary table, then one INSERT that skips them.
-            temp = f"_bulk_{db_table}"
-            cursor.execute(f"CREATE TEMPORARY TABLE {_quoted(temp)} (LIKE {_quoted(db_table)} "
-                           "INCLUDING DEFAULTS) ON COMMIT DROP")
-            _copy(cursor, temp, table)
+            temp = _temporary(cursor, db_table, table)
             columns = ", ".join(_quoted(c) for c in table.column_names)
             keys = ", ".join(_quoted(c) for c in conflict)
             cursor.execute(f"INSERT INTO {_quoted(db_table)} ({columns}) SELECT {columns} FROM {_quoted(temp)} "
@@ -121,10 +129,7 @@ def update_from(db_table: str, table: pa.Table, *, key: tuple[str, ...], set_col
     extra = f" AND ({where})" if where else ""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            temp = f"_bulk_{db_table}"
-            cursor.execute(f"CREATE TEMPORARY TABLE {_quoted(temp)} (LIKE {_quoted(db_table)} "
-                           "INCLUDING DEFAULTS) ON COMMIT DROP")
-            _copy(cursor, temp, table)
+            temp = _temporary(cursor, db_table, table)
             cursor.execute(f"UPDATE {_quoted(db_table)} AS t SET {sets} FROM {_quoted(temp)} AS s WHERE {match}{extra}")
             changed = cursor.rowcount
             cursor.execute(f"DROP TABLE {_quoted(temp)}")
