@@ -116,3 +116,16 @@ def test_on_postgresql_rows_and_labels_go_in_with_copy(monitored, upload, monkey
     r = upload("dana", monitored, "labels", "l.csv", _labels([(f"r{i}", 1) for i in range(3000)]))
     assert r.json()["labelled"] == 3000
     assert len(statements) == 2 and statements[1].startswith('COPY "_bulk_monitoring_prediction" (')
+
+
+def test_a_row_id_stored_by_a_concurrent_upload_is_a_409_and_nothing_is_stored(monitored, upload, monkeypatch):
+    """Between the check and the write another upload stored the same id: the unique key stops
+    the bulk write, and the answer is a JSON 409, not a 500."""
+    from monitoring import ingest
+
+    assert upload("dana", monitored, "batches", "a.csv", to_csv(frame(100, seed=28, scores=True)), **W1).status_code == 201
+    monkeypatch.setattr(ingest, "_first_taken", lambda version, ids: None)  # the other upload is not yet visible
+    r = upload("dana", monitored, "batches", "b.csv", to_csv(frame(100, seed=29, scores=True)), **W2)
+    assert r.status_code == 409 and r.json()["errors"] == {"file": ["row ids sent concurrently"]}
+    assert Batch.objects.filter(version=monitored).count() == 1
+    assert Prediction.objects.filter(version=monitored).count() == 100
