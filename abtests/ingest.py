@@ -1,7 +1,8 @@
 """Event ingest: a CSV or NDJSON body validated whole (pyarrow, column by column), then stored
 with one `COPY` (PostgreSQL) or large `executemany` batches (SQLite), in one transaction.
 
-How the rows are read and judged is `eventrows`; how they are written is `core.bulk`.
+How the rows are read and judged is `eventcolumns` (by column) and `eventrows` (row by row,
+the reference); how they are written is `core.bulk`.
 """
 
 import hashlib
@@ -15,7 +16,7 @@ from audit.services import audit_record
 from core import bulk
 from core.errors import Conflict, InvalidInput, ServiceError
 
-from . import eventrows
+from . import eventcolumns, eventrows
 from .access import can_run, require
 from .models import Event, EventBatch, Experiment
 
@@ -92,8 +93,8 @@ def events_ingest(
         arms = {a.name: a for a in experiment.arms.all()}
         now = timezone.now()
         try:
-            table = eventrows.read_table(spool, fmt, experiment, arms, now, sha)
-        except eventrows.Undecided:
+            table = eventcolumns.read_table(spool, fmt, experiment, arms, now, sha)
+        except eventcolumns.Undecided:
             table = eventrows.read_rows(spool, fmt, experiment, arms, now, sha)
     rows = table.num_rows
     table = eventrows.first_of_each_event(table)

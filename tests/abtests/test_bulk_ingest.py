@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from abtests import eventrows
+from abtests import eventcolumns, eventrows
 from abtests.models import Event, EventBatch
 from audit.models import AuditEvent
 
@@ -161,7 +161,7 @@ def test_the_column_reader_and_the_row_reader_agree(make_experiment):
         for i in range(100)
     ])
     now = timezone.now()
-    by_column = eventrows.read_table(io.BytesIO(body), "csv", exp, arms, now, "f" * 64)
+    by_column = eventcolumns.read_table(io.BytesIO(body), "csv", exp, arms, now, "f" * 64)
     by_row = eventrows.read_rows(io.BytesIO(body), "csv", exp, arms, now, "f" * 64)
     for name in by_row.column_names:
         if name == "metrics":
