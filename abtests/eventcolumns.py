@@ -53,7 +53,7 @@ def _header(fh, columns: set[str], required: set[str]) -> list[str]:
 
 
 def _read(fh, fmt: str, columns: set[str], required: set[str]) -> tuple[pa.Table, list | None]:
-    """The body as a table (CSV: every column as text) and, for NDJSON, its lines."""
+    """The body as a table (CSV: every column as text) and, for NDJSON, the body's bytes."""
     if fmt == "csv":
         header = _header(fh, columns, required)
         ragged = []
@@ -80,12 +80,10 @@ def _read(fh, fmt: str, columns: set[str], required: set[str]) -> tuple[pa.Table
         table = pajson.read_json(io.BytesIO(data), read_options=pajson.ReadOptions(block_size=16 << 20))
     except pa.ArrowInvalid as exc:
         raise Undecided from exc
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if table.num_rows != len(lines) or set(table.column_names) - columns:
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if table.num_rows != lines or set(table.column_names) - columns:
         raise Undecided  # blank lines (counted in row numbers) or keys the rows may not have
-    return table, lines
+    return table, data
 
 
 def _text_column(table: pa.Table, name: str) -> pa.Array:
@@ -141,6 +139,10 @@ def _timestamps(table: pa.Table, now) -> pa.Array:
     stamp_now = pa.scalar(now, pa.timestamp("us", tz="UTC"))
     if "timestamp" not in table.column_names:
         return pa.repeat(stamp_now, table.num_rows)
+    if pa.types.is_timestamp(table["timestamp"].type):
+        # pyarrow's JSON reader turned ISO 8601 strings into times already (offsets applied: UTC).
+        col = pc.cast(table["timestamp"].combine_chunks(), pa.timestamp("us"))
+        return pc.fill_null(pc.assume_timezone(col, "UTC"), stamp_now)
     col = _text_column(table, "timestamp")
     empty = pc.equal(col, "")
     col = pc.if_else(empty, pa.scalar(None, pa.string()), col)
@@ -185,7 +187,7 @@ def read_table(fh, fmt: str, exp: Experiment, arms: dict[str, Arm], now, sha: st
     """The validated rows as the columns of `abtests_event` (without `batch_id`). Raises
     InvalidInput naming the bad rows, or Undecided."""
     parse, columns, required = row_parser(exp, arms, now)
-    table, lines = _read(fh, fmt, columns, required)
+    table, ndjson = _read(fh, fmt, columns, required)
     n = table.num_rows
     if n == 0:
         raise InvalidInput("The body has no rows.", fields={"body": ["No rows."]})
@@ -203,7 +205,7 @@ def read_table(fh, fmt: str, exp: Experiment, arms: dict[str, Arm], now, sha: st
 
     def checked_number(name, binary_, required_):
         values, missing, bad = _numbers(table, name)
-        if required_ and lines is not None:
+        if required_ and ndjson is not None:
             unsure[:] |= missing  # {"value": null} is allowed, a line without "value" is not
         return values, _number_problems(values, missing, bad, binary_)
 
@@ -240,17 +242,19 @@ def read_table(fh, fmt: str, exp: Experiment, arms: dict[str, Arm], now, sha: st
             wrong |= problem
         out["metrics"] = _metrics(metrics, n)
 
-    _judge_rows(table, lines, parse, wrong, unsure)
+    _judge_rows(table, ndjson, parse, wrong, unsure)
     generated = pc.binary_join_element_wise(sha[:16], pc.cast(pa.array(np.arange(1, n + 1)), pa.string()), ":")
     out["event_id"] = pc.if_else(pc.equal(event_id, ""), generated, event_id)
     out["timestamp"] = timestamps
     return pa.table(out)
 
 
-def _judge_rows(table, lines, parse, wrong, unsure):
+def _judge_rows(table, ndjson, parse, wrong, unsure):
     """Let the row parser decide every flagged row: its messages are the answer."""
     errors = []
-    for i in np.flatnonzero(wrong | unsure):
+    flagged = np.flatnonzero(wrong | unsure)
+    lines = ndjson.split(b"\n") if ndjson is not None and flagged.size else None  # NDJSON row n is line n
+    for i in flagged:
         if lines is not None:
             try:
                 record = json.loads(lines[i])

@@ -212,3 +212,19 @@ def test_on_postgresql_the_rows_go_in_with_one_copy(make_experiment, upload, mon
     assert r.status_code == 201 and r.json()["stored"] == 20_000
     assert len(statements) == 1 and statements[0].startswith('COPY "abtests_event" (')
     assert "FROM STDIN (FORMAT csv)" in statements[0]
+
+
+def test_a_large_ndjson_file_is_judged_by_column(make_experiment, upload, row_by_row_forbidden):
+    exp = make_experiment("welch_t")
+    records = [{"unit_id": f"u{i}", "arm": "control", "value": i % 5, "timestamp": "2026-01-02T03:04:05Z"} for i in range(20_000)]
+    records[-1] = {"unit_id": "", "arm": "control", "value": 1}
+    body = "\ufeff".encode() + ndjson_body(records)
+    r = upload(exp, body, content_type="application/x-ndjson")
+    assert r.status_code == 400 and r.json()["errors"]["rows"] == ["row 20000: unit_id: required"]
+    records[-1] = {"unit_id": "last", "arm": "treatment", "value": None}
+    records[-2]["timestamp"] = "2026-03-04T05:06:07+02:00"
+    r = upload(exp, ndjson_body(records), content_type="application/x-ndjson")
+    assert r.status_code == 201 and r.json()["stored"] == 20_000
+    assert Event.objects.get(experiment=exp, unit_id="last").value is None
+    assert Event.objects.get(experiment=exp, unit_id="u0").timestamp == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert Event.objects.get(experiment=exp, unit_id="u19998").timestamp == datetime(2026, 3, 4, 3, 6, 7, tzinfo=UTC)
