@@ -5,6 +5,9 @@ block), so a bad row rejects the file with its row number and leaves what was st
 untouched. Row ids are checked by column: missing, too long, twice in the file, or already sent
 (one query); the rows kept for realized performance are written with `core.bulk` (`COPY` on
 PostgreSQL), labels joined to them with one `UPDATE … FROM` a copied table.
+
+A little over 400 lines on purpose: the three uploads share their reading, their row checks and
+their error shape (`_bad_file`), and read best side by side.
 """
 
 from __future__ import annotations
