@@ -11,8 +11,12 @@ round-trip form, timestamps as `2026-01-02 03:04:05.000000Z`.
 
 A `COPY` that meets a unique violation aborts the transaction, so `insert_rows(..., conflict=…)`
 first tries a plain `COPY` inside a savepoint and, only if a unique key was already taken, loads
-the rows into a temporary table and inserts them with `ON CONFLICT (…) DO NOTHING`. Rows that may
-not collide are checked by the caller beforehand (with one query), so they never get here.
+the rows into a temporary table and inserts them with `ON CONFLICT (…) DO NOTHING`. Where a taken
+key is an error rather than a duplicate to skip (monitoring's row ids), the caller looks the keys
+up first with one query (`stored_rows`) and names the row.
+
+On SQLite the connection's page cache is raised to 64 MiB for the write (`_sqlite_cache`; it
+stays for the connection's life, and is only used as it fills).
 """
 
 from __future__ import annotations
