@@ -108,7 +108,7 @@ def child(step: str, args: dict) -> None:
 
     from django.contrib.auth import get_user_model
 
-    from monitoring import services
+    from monitoring import ingest, services
     from monitoring.tasks import check_part_task
     from registry.models import ModelVersion
 
@@ -123,11 +123,11 @@ def child(step: str, args: dict) -> None:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
         if step == "reference":
-            services.reference_upload(actor=dana, version=version, path=path, filename="reference.parquet",
+            ingest.reference_upload(actor=dana, version=version, path=path, filename="reference.parquet",
                                       sha256=h.hexdigest(), feature_types=args.get("kinds"),
                                       sample_cap=args.get("sample_cap"))
         else:
-            batch, _ = services.batch_upload(actor=dana, version=version, path=path, filename="current.parquet",
+            batch, _ = ingest.batch_upload(actor=dana, version=version, path=path, filename="current.parquet",
                                              sha256=h.hexdigest(), window_start=args["start"], window_end=args["end"])
             out["blob_mib"] = len(bytes(batch.summary)) / 2**20
     else:

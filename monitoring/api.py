@@ -25,7 +25,7 @@ from core.limits import JSONParser
 from registry.models import ModelVersion
 from registry.uploads import StreamingHashHandler
 
-from . import services
+from . import ingest, services
 from .models import Alert, Batch, CheckPart, DriftCheck, FeatureDrift, Monitor, ReferenceProfile
 from .selectors import open_alerts
 
@@ -234,7 +234,7 @@ class ReferenceView(APIView):
                 assert isinstance(types, dict)
             except (ValueError, AssertionError):
                 raise InvalidInput("Invalid feature types.", fields={"feature_types": ["A JSON object name → kind."]}) from None
-        profile = services.reference_upload(actor=request.user, version=version, path=path, filename=f.name, sha256=sha,
+        profile = ingest.reference_upload(actor=request.user, version=version, path=path, filename=f.name, sha256=sha,
                                             fmt=data.validated_data.get("format", ""), feature_types=types,
                                             sample_cap=data.validated_data.get("sample_cap"))
         return Response(ReferenceSerializer(profile).data, status=201)
@@ -243,7 +243,7 @@ class ReferenceView(APIView):
     def patch(self, request, name, number):
         data = FeatureTypesSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        profile = services.reference_set_types(actor=request.user, version=_version(name, number),
+        profile = ingest.reference_set_types(actor=request.user, version=_version(name, number),
                                                feature_types=data.validated_data["feature_types"])
         return Response(ReferenceSerializer(profile).data)
 
@@ -269,7 +269,7 @@ class BatchListView(APIView):
         data = BatchUploadSerializer(data=_fields(request, f))
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        batch, created = services.batch_upload(actor=request.user, version=version, path=path, filename=f.name, sha256=sha,
+        batch, created = ingest.batch_upload(actor=request.user, version=version, path=path, filename=f.name, sha256=sha,
                                                window_start=v["window_start"], window_end=v["window_end"], fmt=v.get("format", ""))
         return Response(BatchSerializer(batch).data, status=201 if created else 200)
 
@@ -285,7 +285,7 @@ class LabelsView(APIView):
         f, path, _ = _upload(request)
         data = LabelsUploadSerializer(data=_fields(request, f))
         data.is_valid(raise_exception=True)
-        result = services.labels_upload(actor=request.user, version=version, path=path, filename=f.name,
+        result = ingest.labels_upload(actor=request.user, version=version, path=path, filename=f.name,
                                         fmt=data.validated_data.get("format", ""))
         return Response(result)
 

@@ -1,5 +1,13 @@
 """Drift statistics on mergeable summaries. Plain numpy/scipy/statsmodels, no Django.
 
+Longer than 400 lines on purpose: it is one contract. The reference grid (`filled_grid`,
+`ReservoirSorted`), the production summaries on that grid (`summarise_numeric`,
+`NumericSummary.merge`) and the statistics read from them (`ks_from_summary`,
+`wasserstein_from_summary`, …) are correct only together — the exactness arguments below tie
+each statistic to how the grid and the summaries were built, and a change to one side must be
+read against the other. The readers of uploaded files are `readers.py`; the services that store
+summaries are `ingest.py` and `services.py`.
+
 A reference profile keeps, per numeric feature, the sorted distinct reference values with their
 counts (all of them up to a cap, a uniform sample beyond) and, per categorical feature, the
 category counts. Production data is summarised against that grid as it arrives

@@ -100,9 +100,10 @@ def test_only_while_running_and_only_by_model_writers(make_experiment, upload):
 
 
 def test_large_upload_is_inserted_in_chunks(make_experiment, upload, monkeypatch):
-    from abtests import ingest
+    from core import bulk
 
-    monkeypatch.setattr(ingest, "INGEST_CHUNK", 100)
+    monkeypatch.setattr(bulk, "SQLITE_CHUNK", 100)
+    monkeypatch.setattr(bulk, "BLOCK_ROWS", 100)
     exp = make_experiment("welch_t")
     r = upload(exp, ab_csv([float(i) for i in range(450)], [float(i) for i in range(333)]))
     assert r.status_code == 201 and r.json()["stored"] == 783

@@ -10,7 +10,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_risk_officer_sees_drift_and_closes_the_alert(page, login, inventory, cast):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from monitoring import services
+    from monitoring import ingest, services
     from monitoring.models import CheckPart
     from monitoring.tasks import check_part_task
     from tests.monitoring.conftest import frame, to_csv
@@ -23,9 +23,9 @@ def test_risk_officer_sees_drift_and_closes_the_alert(page, login, inventory, ca
         with open(path, "wb") as fh:
             fh.write(f.read())
         if what == "reference":
-            services.reference_upload(actor=dana, version=version, path=path, filename="r.csv", sha256="a" * 64)
+            ingest.reference_upload(actor=dana, version=version, path=path, filename="r.csv", sha256="a" * 64)
         else:
-            services.batch_upload(actor=dana, version=version, path=path, filename="b.csv", sha256="b" * 64,
+            ingest.batch_upload(actor=dana, version=version, path=path, filename="b.csv", sha256="b" * 64,
                                   window_start="2026-11-01T00:00:00Z", window_end="2026-11-02T00:00:00Z")
     from django.utils.dateparse import parse_datetime
 
