@@ -130,8 +130,9 @@ def test_fast_canonical_form_is_the_documented_one(changes):
 
 
 def test_rows_as_the_verifier_reads_them_hash_as_written(cast, frozen, jan):
-    """The verifier's own SELECT (timestamp formatted by the database) gives back what
-    `audit_record` hashed: whole and fractional seconds, addresses, awkward text."""
+    """The verifier's own read (PostgreSQL: a COPY, timestamp formatted by the database) gives
+    back, as UTF-8 bytes, what `audit_record` hashed: whole and fractional seconds, addresses,
+    awkward text (backslashes and control characters, which COPY's text format escapes)."""
     from audit.context import audit_context
     from audit.services import _chain_rows
 
@@ -145,4 +146,4 @@ def test_rows_as_the_verifier_reads_them_hash_as_written(cast, frozen, jan):
     rows = list(_chain_rows())
     assert [r[1] for r in rows] == sorted(events)
     for _id, seq, _prev, _hash, canonical in rows:
-        assert canonical == canonical_content(events[seq])
+        assert canonical == canonical_content(events[seq]).encode()
