@@ -23,12 +23,14 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from json.encoder import c_make_encoder, encode_basestring
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from .context import current_request_id, current_source_ip
 from .models import AuditEvent
@@ -202,10 +204,9 @@ def audit_unsealed_count() -> int:
 
 # --- verification -------------------------------------------------------------------------
 
-# The hashed fields in canonical (sorted) order, and the row shape the verifier reads.
+# The hashed fields in canonical (sorted) order.
 _HASHED = sorted(["seq", "timestamp", "actor_id", "actor_username", "action", "object_type", "object_id",
                   "object_repr", "changes", "request_id", "source_ip"])
-_ROW = ["id", *_HASHED, "prev_hash", "hash"]
 _encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 if c_make_encoder is not None:
     # The C encoder `json.dumps` builds on every call, built once (no circular-reference
@@ -298,16 +299,40 @@ def _pg_chain_rows() -> Iterator[tuple[bytes, int, bytes, bytes, bytes]]:
             raise
 
 
+# SQLite: Python builds the canonical JSON (the database runs in this process anyway). The
+# timestamp is read as text: a bare column would go through Django's datetime converter.
+_SQLITE_ROWS = (f"SELECT id, prev_hash, hash, {', '.join(_HASHED[:-1])}, CAST(timestamp AS TEXT) "
+                "FROM audit_auditevent WHERE seq IS NOT NULL ORDER BY seq")
+
+
+def _sqlite_timestamp(text: str) -> str:
+    """`isoformat()` of the instant the ORM reads from SQLite's text: Django writes naive UTC,
+    `str(datetime)` (`YYYY-MM-DD HH:MM:SS[.ffffff]`), which the first line turns around as is."""
+    if len(text) in (19, 26) and text[10] == " ":
+        return text.replace(" ", "T") + "+00:00"
+    value = parse_datetime(text)
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def _sqlite_chain_rows() -> Iterator[tuple[int, int, bytes, bytes, bytes]]:
+    scan, canonical, timestamp = _scan_json, _row_canonical, _sqlite_timestamp
+    with connection.cursor() as cursor:
+        cursor.execute(_SQLITE_ROWS)
+        while chunk := cursor.fetchmany(_FETCH):
+            for (event_id, prev, digest, action, actor_id, actor_username, changes, object_id, object_repr,
+                 object_type, request_id, seq, source_ip, stamp) in chunk:
+                value, end = scan(changes, 0)  # Django stores JSON as text here
+                if end != len(changes):
+                    raise ValueError(f"event #{seq}: unexpected text after its changes")
+                content = canonical(action, actor_id, actor_username, value, object_id, object_repr, object_type,
+                                    request_id, seq, source_ip, timestamp(stamp))
+                yield event_id, seq, (prev or "").encode(), (digest or "").encode(), content.encode()
+
+
 def _chain_rows() -> Iterator[tuple[int | bytes, int, bytes, bytes, bytes]]:
     """The sealed events in `seq` order as `(id, seq, prev_hash, hash, canonical content)`,
     the last three as the UTF-8 bytes the hash covers (`int(id)` gives the id)."""
-    if connection.vendor == "postgresql":
-        yield from _pg_chain_rows()
-        return
-    rows = AuditEvent.objects.filter(seq__isnull=False).order_by("seq").values_list(*_ROW).iterator(chunk_size=_FETCH)
-    for row in rows:
-        yield (row[0], row[9], (row[12] or "").encode(), (row[13] or "").encode(),
-               _row_canonical(*row[1:11], row[11].isoformat()).encode())
+    return _pg_chain_rows() if connection.vendor == "postgresql" else _sqlite_chain_rows()
 
 
 @dataclass(frozen=True)

@@ -147,3 +147,19 @@ def test_rows_as_the_verifier_reads_them_hash_as_written(cast, frozen, jan):
     assert [r[1] for r in rows] == sorted(events)
     for _id, seq, _prev, _hash, canonical in rows:
         assert canonical == canonical_content(events[seq]).encode()
+
+
+@pytest.mark.parametrize("text", [
+    "2026-01-02 03:04:05", "2026-01-02 03:04:05.000006",  # as Django writes them (naive UTC)
+    "2026-01-02T03:04:05.5", "2026-01-02 05:04:05.250000+02:00",  # written some other way
+])
+def test_sqlite_timestamp_text_reads_as_the_orm_reads_it(text):
+    """SQLite: the verifier turns the stored text into `isoformat()` itself; it must give what
+    the ORM's own conversion gives, for Django's format and for any other it accepts."""
+    from django.db import connection
+
+    from audit.services import _sqlite_timestamp
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's text timestamps")
+    assert _sqlite_timestamp(text) == connection.ops.convert_datetimefield_value(text, None, connection).isoformat()
