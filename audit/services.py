@@ -40,9 +40,15 @@ GENESIS_HASH = "0" * 64
 _CHAIN_LOCK_KEY = 0x5354455741524400
 
 
+def _json_float(text: str) -> float:
+    # PostgreSQL's jsonb has no negative zero (`-0.0` reads back as `0.0`): store and hash `0.0`,
+    # so the verifier's re-encoding of what the database returns matches the hash.
+    return float(text) + 0.0
+
+
 def to_jsonable(value):
     """Round-trip through Django's encoder so dates, decimals and UUIDs become plain JSON."""
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder), parse_float=_json_float)
 
 
 def hashed_fields(event: AuditEvent) -> dict:

@@ -163,3 +163,12 @@ def test_sqlite_timestamp_text_reads_as_the_orm_reads_it(text):
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's text timestamps")
     assert _sqlite_timestamp(text) == connection.ops.convert_datetimefield_value(text, None, connection).isoformat()
+
+
+def test_negative_zero_in_changes_verifies(cast):
+    """PostgreSQL's jsonb keeps no negative zero (`-0.0` reads back `0.0`): the trail stores and
+    hashes `0.0`, so the event verifies on both databases (a metric can be -0.0)."""
+    event = audit_record(action="test.event", object_type="x", changes={"delta": -0.0, "list": [-0.0, 1.5]})
+    assert audit_chain_verify().ok
+    stored = AuditEvent.objects.get(pk=event.pk).changes
+    assert json.dumps(stored, sort_keys=True) == '{"delta": 0.0, "list": [0.0, 1.5]}'
