@@ -40,10 +40,12 @@ GENESIS_HASH = "0" * 64
 _CHAIN_LOCK_KEY = 0x5354455741524400
 
 
-def _json_float(text: str) -> float:
-    # PostgreSQL's jsonb has no negative zero (`-0.0` reads back as `0.0`): store and hash `0.0`,
-    # so the verifier's re-encoding of what the database returns matches the hash.
-    return float(text) + 0.0
+def _json_float(text: str) -> float | int:
+    """A JSON number with a fraction or exponent, as PostgreSQL's jsonb will give it back, so the
+    verifier's re-encoding of what the database returns matches the hash: jsonb has no negative
+    zero (`-0.0` reads back `0.0`), and prints `1e+16` as the integer `10000000000000000`."""
+    value = float(text) + 0.0
+    return int(value) if "e+" in text.lower() and value.is_integer() else value
 
 
 def to_jsonable(value):

@@ -165,10 +165,15 @@ def test_sqlite_timestamp_text_reads_as_the_orm_reads_it(text):
     assert _sqlite_timestamp(text) == connection.ops.convert_datetimefield_value(text, None, connection).isoformat()
 
 
-def test_negative_zero_in_changes_verifies(cast):
-    """PostgreSQL's jsonb keeps no negative zero (`-0.0` reads back `0.0`): the trail stores and
-    hashes `0.0`, so the event verifies on both databases (a metric can be -0.0)."""
-    event = audit_record(action="test.event", object_type="x", changes={"delta": -0.0, "list": [-0.0, 1.5]})
+def test_numbers_jsonb_prints_differently_verify(cast):
+    """PostgreSQL's jsonb keeps no negative zero (`-0.0` reads back `0.0`) and prints a float
+    written with an exponent as its digits (`1e+16` reads back `10000000000000000`, an integer
+    to `json.loads`): the trail stores and hashes what jsonb gives back, so such events verify on
+    both databases (a metric can be -0.0 or 1e16)."""
+    changes = {"delta": -0.0, "list": [-0.0, 1.5, 1e16, -2.5e20, 1e-05, 12345678.5]}
+    event = audit_record(action="test.event", object_type="x", changes=changes)
     assert audit_chain_verify().ok
     stored = AuditEvent.objects.get(pk=event.pk).changes
-    assert json.dumps(stored, sort_keys=True) == '{"delta": 0.0, "list": [0.0, 1.5]}'
+    assert json.dumps(stored, sort_keys=True) == (
+        '{"delta": 0.0, "list": [0.0, 1.5, 10000000000000000, -250000000000000000000, 1e-05, 12345678.5]}'
+    )
