@@ -23,12 +23,14 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from json.encoder import c_make_encoder, encode_basestring
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from .context import current_request_id, current_source_ip
 from .models import AuditEvent
@@ -38,9 +40,17 @@ GENESIS_HASH = "0" * 64
 _CHAIN_LOCK_KEY = 0x5354455741524400
 
 
+def _json_float(text: str) -> float | int:
+    """A JSON number with a fraction or exponent, as PostgreSQL's jsonb will give it back, so the
+    verifier's re-encoding of what the database returns matches the hash: jsonb has no negative
+    zero (`-0.0` reads back `0.0`), and prints `1e+16` as the integer `10000000000000000`."""
+    value = float(text) + 0.0
+    return int(value) if "e+" in text.lower() and value.is_integer() else value
+
+
 def to_jsonable(value):
     """Round-trip through Django's encoder so dates, decimals and UUIDs become plain JSON."""
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder), parse_float=_json_float)
 
 
 def hashed_fields(event: AuditEvent) -> dict:
@@ -202,10 +212,9 @@ def audit_unsealed_count() -> int:
 
 # --- verification -------------------------------------------------------------------------
 
-# The hashed fields in canonical (sorted) order, and the row shape the verifier reads.
+# The hashed fields in canonical (sorted) order.
 _HASHED = sorted(["seq", "timestamp", "actor_id", "actor_username", "action", "object_type", "object_id",
                   "object_repr", "changes", "request_id", "source_ip"])
-_ROW = ["id", *_HASHED, "prev_hash", "hash"]
 _encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 if c_make_encoder is not None:
     # The C encoder `json.dumps` builds on every call, built once (no circular-reference
@@ -244,12 +253,16 @@ def _row_canonical(action, actor_id, actor_username, changes, object_id, object_
 # PostgreSQL builds the canonical JSON around `changes` itself, on the database's core while
 # Python hashes: `to_json(text)` escapes exactly as `encode_basestring` does (`"`, `\\`, \b \f \n
 # \r \t, other control characters as \u00XX, nothing else), the timestamp is formatted as
-# Python's `isoformat()` of a UTC instant (what `audit_record` hashed; no fraction when it is
-# zero), the address without a netmask. Only `changes` (sorted keys, Python's number format) is
-# re-encoded in Python. `test_rows_as_the_verifier_reads_them_hash_as_written` holds the two
-# to each other.
-_PG_ROWS = """
-SELECT id, seq, prev_hash, hash,
+# Python's `isoformat()` of a UTC instant (what `audit_record` hashed) but for a zero fraction,
+# which `_pg_chain_rows` drops, and the address without a netmask. Only `changes` (sorted keys,
+# Python's number format) is re-encoded in Python. `test_rows_as_the_verifier_reads_them_hash_as_written`
+# holds the two to each other.
+#
+# The rows come out with `COPY … TO STDOUT`, which streams: the database formats the next rows
+# while Python hashes the last ones (a server-side cursor answers each FETCH only when asked, so
+# the two took turns). Text format; the last column ends with the row's newline, `int` ignores it.
+_PG_COPY = """
+COPY (SELECT seq, prev_hash, hash,
        '{"action":' || to_json(action)::text
        || ',"actor_id":' || coalesce(actor_id::text, 'null')
        || ',"actor_username":' || to_json(actor_username)::text || ',"changes":',
@@ -260,27 +273,74 @@ SELECT id, seq, prev_hash, hash,
        || ',"request_id":' || to_json(request_id)::text
        || ',"seq":' || seq::text
        || ',"source_ip":' || coalesce(to_json(host(source_ip))::text, 'null')
-       || ',"timestamp":"' || to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-       || CASE WHEN extract(microseconds FROM "timestamp")::bigint % 1000000 = 0 THEN ''
-               ELSE to_char("timestamp" AT TIME ZONE 'UTC', '.US') END
-       || '+00:00"}'
-FROM audit_auditevent WHERE seq IS NOT NULL ORDER BY seq
+       || ',"timestamp":"' || to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00"}',
+       id
+FROM audit_auditevent WHERE seq IS NOT NULL ORDER BY seq) TO STDOUT
 """
+_WHOLE_SECOND = b'.000000+00:00"}'  # `isoformat()` writes no fraction when it is zero
+# The C scanner behind `json.loads`, without its per-call checks (it clears its key memo itself).
+_scan_json = json.JSONDecoder().scan_once
 
 
-def _chain_rows() -> Iterator[tuple[int, int, str, str, str]]:
-    """The sealed events in `seq` order as `(id, seq, prev_hash, hash, canonical content)`."""
-    if connection.vendor == "postgresql":
-        loads, encode = json.loads, _encode_changes
-        with connection.chunked_cursor() as cursor:
-            cursor.execute(_PG_ROWS)
-            while chunk := cursor.fetchmany(_FETCH):
-                for event_id, seq, prev, digest, head, changes, tail in chunk:
-                    yield event_id, seq, prev, digest, head + (changes if changes == "{}" else encode(loads(changes))) + tail
-        return
-    rows = AuditEvent.objects.filter(seq__isnull=False).order_by("seq").values_list(*_ROW).iterator(chunk_size=_FETCH)
-    for row in rows:
-        yield row[0], row[9], row[12], row[13], _row_canonical(*row[1:11], row[11].isoformat())
+def _pg_chain_rows() -> Iterator[tuple[bytes, int, bytes, bytes, bytes]]:
+    scan, encode, whole_second = _scan_json, _c_encode, _WHOLE_SECOND
+    with connection.cursor() as cursor, cursor.cursor.copy(_PG_COPY) as copy:
+        try:
+            for data in copy:
+                # COPY's text format doubles each backslash (all our columns' other characters
+                # are printable or already escaped by `to_json`); a NULL would read `\N` and fail.
+                seq, prev, digest, head, changes, tail, event_id = bytes(data).replace(b"\\\\", b"\\").split(b"\t")
+                if changes != b"{}":
+                    text = changes.decode()
+                    value, end = scan(text, 0)
+                    if end != len(text):  # jsonb prints one value; anything after it is not ours
+                        raise ValueError(f"event #{int(seq)}: unexpected text after its changes")
+                    changes = "".join(encode(value, 0)).encode()
+                if tail.endswith(whole_second):
+                    tail = tail[: -len(whole_second)] + b'+00:00"}'
+                yield event_id, int(seq), prev, digest, b"".join((head, changes, tail))
+        except GeneratorExit:
+            # The walk stopped early (a broken event, a closed stream). Read the rest rather than
+            # cancel: a cancel can land after the COPY and abort the caller's transaction.
+            while copy.read():
+                pass
+            raise
+
+
+# SQLite: Python builds the canonical JSON (the database runs in this process anyway). The
+# timestamp is read as text: a bare column would go through Django's datetime converter.
+_SQLITE_ROWS = (f"SELECT id, prev_hash, hash, {', '.join(_HASHED[:-1])}, CAST(timestamp AS TEXT) "
+                "FROM audit_auditevent WHERE seq IS NOT NULL ORDER BY seq")
+
+
+def _sqlite_timestamp(text: str) -> str:
+    """`isoformat()` of the instant the ORM reads from SQLite's text: Django writes naive UTC,
+    `str(datetime)` (`YYYY-MM-DD HH:MM:SS[.ffffff]`), which the first line turns around as is."""
+    if len(text) in (19, 26) and text[10] == " ":
+        return text.replace(" ", "T") + "+00:00"
+    value = parse_datetime(text)
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+
+def _sqlite_chain_rows() -> Iterator[tuple[int, int, bytes, bytes, bytes]]:
+    scan, canonical, timestamp = _scan_json, _row_canonical, _sqlite_timestamp
+    with connection.cursor() as cursor:
+        cursor.execute(_SQLITE_ROWS)
+        while chunk := cursor.fetchmany(_FETCH):
+            for (event_id, prev, digest, action, actor_id, actor_username, changes, object_id, object_repr,
+                 object_type, request_id, seq, source_ip, stamp) in chunk:
+                value, end = scan(changes, 0)  # Django stores JSON as text here
+                if end != len(changes):
+                    raise ValueError(f"event #{seq}: unexpected text after its changes")
+                content = canonical(action, actor_id, actor_username, value, object_id, object_repr, object_type,
+                                    request_id, seq, source_ip, timestamp(stamp))
+                yield event_id, seq, (prev or "").encode(), (digest or "").encode(), content.encode()
+
+
+def _chain_rows() -> Iterator[tuple[int | bytes, int, bytes, bytes, bytes]]:
+    """The sealed events in `seq` order as `(id, seq, prev_hash, hash, canonical content)`,
+    the last three as the UTF-8 bytes the hash covers (`int(id)` gives the id)."""
+    return _pg_chain_rows() if connection.vendor == "postgresql" else _sqlite_chain_rows()
 
 
 @dataclass(frozen=True)
@@ -318,7 +378,7 @@ def chain_verify_steps(*, checkpoints: list[dict] | None = None, seal: bool = Tr
     hash; each signed checkpoint (`audit.checkpoints`, read before the walk) must name an event of
     the chain with the same hash, so a deleted tail, a truncated table or a chain re-hashed from
     an edit on is reported. A checkpoint line whose signature does not match is reported too.
-    Reads one consistent snapshot in chunks from a server-side cursor: memory stays flat.
+    Reads the rows with one statement (one consistent snapshot), streamed: memory stays flat.
     """
     from .checkpoints import checkpoints_read
 
@@ -343,38 +403,28 @@ def chain_verify_steps(*, checkpoints: list[dict] | None = None, seal: bool = Tr
                      f"checkpoint line {c['line']} does not carry a valid signature (forged or edited checkpoint)")
         return
 
-    # PostgreSQL: one REPEATABLE READ snapshot, and a transaction so the server-side cursor need
-    # not be WITH HOLD (which would copy the whole result before the first row). SQLite (WAL): one
-    # SELECT already reads one snapshot, and a transaction would take the write lock.
-    on_postgresql = connection.vendor == "postgresql"
-    outermost = not connection.in_atomic_block
-    broken = None
-    with transaction.atomic() if on_postgresql else contextlib.nullcontext():
-        if on_postgresql and outermost:
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        prev_hash, expected, checked = GENESIS_HASH, 1, 0
-        rows = _chain_rows()
-        sha256 = hashlib.sha256
-        with contextlib.closing(rows):  # the server-side cursor closes inside its transaction
-            for event_id, seq, stored_prev, stored_hash, canonical in rows:
-                problem = ""
-                if seq != expected:
-                    problem = f"sequence gap: expected #{expected}, found #{seq} (deleted event?)"
-                elif stored_prev != prev_hash:
-                    problem = "prev_hash does not match the preceding event (reordered or deleted?)"
-                elif sha256((stored_prev + canonical).encode()).hexdigest() != stored_hash:
-                    problem = "content does not match its hash (edited?)"
-                elif seq in trusted and any(c["hash"] != stored_hash for c in trusted[seq]):
-                    cp = next(c for c in trusted[seq] if c["hash"] != stored_hash)
-                    problem = (f"does not match the signed checkpoint of {cp['time']} (hash {cp['hash'][:12]}…): "
-                               "the chain was re-hashed from here or earlier")
-                if problem:
-                    broken = (seq, event_id, problem)
-                    break
-                prev_hash, expected, checked = stored_hash, expected + 1, checked + 1
-                if checked % PROGRESS_EVERY == 0:
-                    yield checked
+    prev_hash, expected, checked, broken = GENESIS_HASH.encode(), 1, 0, None
+    rows = _chain_rows()
+    sha256 = hashlib.sha256
+    with contextlib.closing(rows):  # stops the read if the walk stops early
+        for event_id, seq, stored_prev, stored_hash, content in rows:
+            problem = ""
+            if seq != expected:
+                problem = f"sequence gap: expected #{expected}, found #{seq} (deleted event?)"
+            elif stored_prev != prev_hash:
+                problem = "prev_hash does not match the preceding event (reordered or deleted?)"
+            elif sha256(stored_prev + content).hexdigest().encode() != stored_hash:
+                problem = "content does not match its hash (edited?)"
+            elif seq in trusted and any(c["hash"].encode() != stored_hash for c in trusted[seq]):
+                cp = next(c for c in trusted[seq] if c["hash"].encode() != stored_hash)
+                problem = (f"does not match the signed checkpoint of {cp['time']} (hash {cp['hash'][:12]}…): "
+                           "the chain was re-hashed from here or earlier")
+            if problem:
+                broken = (seq, int(event_id), problem)
+                break
+            prev_hash, expected, checked = stored_hash, expected + 1, checked + 1
+            if checked % PROGRESS_EVERY == 0:
+                yield checked
     if broken:
         yield report(False, checked, *broken)
         return

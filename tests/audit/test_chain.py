@@ -130,8 +130,9 @@ def test_fast_canonical_form_is_the_documented_one(changes):
 
 
 def test_rows_as_the_verifier_reads_them_hash_as_written(cast, frozen, jan):
-    """The verifier's own SELECT (timestamp formatted by the database) gives back what
-    `audit_record` hashed: whole and fractional seconds, addresses, awkward text."""
+    """The verifier's own read (PostgreSQL: a COPY, timestamp formatted by the database) gives
+    back, as UTF-8 bytes, what `audit_record` hashed: whole and fractional seconds, addresses,
+    awkward text (backslashes and control characters, which COPY's text format escapes)."""
     from audit.context import audit_context
     from audit.services import _chain_rows
 
@@ -145,4 +146,34 @@ def test_rows_as_the_verifier_reads_them_hash_as_written(cast, frozen, jan):
     rows = list(_chain_rows())
     assert [r[1] for r in rows] == sorted(events)
     for _id, seq, _prev, _hash, canonical in rows:
-        assert canonical == canonical_content(events[seq])
+        assert canonical == canonical_content(events[seq]).encode()
+
+
+@pytest.mark.parametrize("text", [
+    "2026-01-02 03:04:05", "2026-01-02 03:04:05.000006",  # as Django writes them (naive UTC)
+    "2026-01-02T03:04:05.5", "2026-01-02 05:04:05.250000+02:00",  # written some other way
+])
+def test_sqlite_timestamp_text_reads_as_the_orm_reads_it(text):
+    """SQLite: the verifier turns the stored text into `isoformat()` itself; it must give what
+    the ORM's own conversion gives, for Django's format and for any other it accepts."""
+    from django.db import connection
+
+    from audit.services import _sqlite_timestamp
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's text timestamps")
+    assert _sqlite_timestamp(text) == connection.ops.convert_datetimefield_value(text, None, connection).isoformat()
+
+
+def test_numbers_jsonb_prints_differently_verify(cast):
+    """PostgreSQL's jsonb keeps no negative zero (`-0.0` reads back `0.0`) and prints a float
+    written with an exponent as its digits (`1e+16` reads back `10000000000000000`, an integer
+    to `json.loads`): the trail stores and hashes what jsonb gives back, so such events verify on
+    both databases (a metric can be -0.0 or 1e16)."""
+    changes = {"delta": -0.0, "list": [-0.0, 1.5, 1e16, -2.5e20, 1e-05, 12345678.5]}
+    event = audit_record(action="test.event", object_type="x", changes=changes)
+    assert audit_chain_verify().ok
+    stored = AuditEvent.objects.get(pk=event.pk).changes
+    assert json.dumps(stored, sort_keys=True) == (
+        '{"delta": 0.0, "list": [0.0, 1.5, 10000000000000000, -250000000000000000000, 1e-05, 12345678.5]}'
+    )

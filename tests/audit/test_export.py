@@ -1,10 +1,11 @@
 import csv
 import hashlib
-import hmac
 import io
 import json
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from audit.exports import CSV_COLUMNS, exported_lines_verify
 from audit.models import AuditEvent
@@ -49,28 +50,19 @@ def test_csv_neutralises_spreadsheet_formulas(api, cast):
     assert rows[0]["object_repr"] == "'=HYPERLINK(\"http://evil\")"
 
 
-# The stand-alone recipe of docs/operations.md ("Verifying an export offline"), copied here on
-# purpose: an auditor runs these lines, not Steward's code, so the test must too.
-def recipe_verify_export(lines, checkpoint=None):
-    """Problems found in an unfiltered JSON lines export of the audit trail (none = intact)."""
-    problems, prev_hash, expected, hashes = [], "0" * 64, 1, {}
-    for number, line in enumerate(lines, start=1):
-        e = json.loads(line)
-        content = {k: v for k, v in e.items() if k not in ("id", "prev_hash", "hash")}
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        if hashlib.sha256((e["prev_hash"] + canonical).encode()).hexdigest() != e["hash"]:
-            problems.append(f"line {number}: content does not match its hash")
-        if e["seq"] != expected or e["prev_hash"] != prev_hash:
-            problems.append(f"line {number}: expected #{expected} after hash {prev_hash[:12]}")
-        prev_hash, expected, hashes[e["seq"]] = e["hash"], e["seq"] + 1, e["hash"]
-    if checkpoint and hashes.get(checkpoint["seq"]) != checkpoint["hash"]:
-        problems.append(f"checkpoint #{checkpoint['seq']} not matched: tail deleted, truncated or re-hashed")
-    return problems
+def _documented_recipe():
+    """The stand-alone recipe of docs/operations.md ("Verifying an export offline"), run as
+    printed there: an auditor runs those lines, not Steward's code, so the test does too, and an
+    edit of the documented recipe is tested by the next run."""
+    doc = (Path(settings.BASE_DIR) / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = doc.split("### Verifying an export offline", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    recipe: dict = {}
+    exec(compile(code, "docs/operations.md", "exec"), recipe)  # noqa: S102 - our own documentation
+    return recipe["verify_export"], recipe["checkpoint_signed"]
 
 
-def recipe_checkpoint_signed(checkpoint, key: bytes) -> bool:
-    body = json.dumps({k: checkpoint[k] for k in ("seq", "hash", "time")}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hmac.compare_digest(hmac.new(key, body.encode(), hashlib.sha256).hexdigest(), checkpoint["signature"])
+recipe_verify_export, recipe_checkpoint_signed = _documented_recipe()
 
 
 def _rehash(events):

@@ -84,8 +84,14 @@ def test_concurrent_writers_do_not_deadlock(inventory, cast):
         registry.model_version_artifact_verify(version_id=version.pk)
 
     def dataset_round(i):
-        body = {"sha256": hashlib.sha256(f"data{i}".encode()).hexdigest(), "source_uri": f"s3://a/{i}"}
-        expect(clients["dana"].patch(f"/api/v1/datasets/{accounts.pk}/", body, format="json"), 200, 400, 409)
+        # The dataset is evidence (versions were trained on it): a new description is a change
+        # (row lock, event in the same transaction); a new hash is refused (its refusal audited).
+        if i % 2:
+            body = {"sha256": hashlib.sha256(f"data{i}".encode()).hexdigest(), "source_uri": f"s3://a/{i}"}
+            expect(clients["dana"].patch(f"/api/v1/datasets/{accounts.pk}/", body, format="json"), 409)
+        else:
+            expect(clients["dana"].patch(f"/api/v1/datasets/{accounts.pk}/", {"description": f"round {i}"},
+                                         format="json"), 200)
 
     def worker(step):
         with connection.cursor() as cursor:
@@ -117,3 +123,5 @@ def test_concurrent_writers_do_not_deadlock(inventory, cast):
     assert report.ok, report
     assert report.checked == AuditEvent.objects.count()
     assert AuditEvent.objects.filter(action="model_version.artifact_check").count() >= ROUNDS
+    assert AuditEvent.objects.filter(action="dataset.update", object_id=str(accounts.pk)).count() >= ROUNDS // 2
+    assert AuditEvent.objects.filter(action="signoff.approve").exists()
