@@ -4,7 +4,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from .exports import EXPORT_PERMISSION, audit_export
 from .models import AuditEvent
 from .selectors import audit_sees_sensitive, events_visible_to
-from .services import audit_chain_verify
+from .verify import audit_chain_verify
 
 
 @admin.register(AuditEvent)

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from .exports import FORMATS, audit_export
 from .models import AuditEvent
 from .selectors import audit_sees_sensitive, events_visible_to, stage_snapshot
-from .services import ChainReport, chain_verify_steps
+from .verify import ChainReport, chain_verify_steps
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

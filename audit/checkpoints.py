@@ -6,7 +6,7 @@ A checkpoint is one JSON line `{"seq", "hash", "time", "signature"}` appended to
 first use), of the canonical JSON of the other three fields. Neither the key nor the file is in
 the database, so whoever can rewrite the audit table (delete its newest events, truncate it, or
 re-hash the chain after an edit) cannot make it agree with the checkpoints written before:
-verification (`audit.services.chain_verify_steps`) holds the chain to every valid checkpoint.
+verification (`audit.verify.chain_verify_steps`) holds the chain to every valid checkpoint.
 
 Beat writes one every `STEWARD_AUDIT_CHECKPOINT_INTERVAL` seconds (`audit.tasks`), and
 `manage.py audit_checkpoint` writes one on demand. Ship the file to storage the database's

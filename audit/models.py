@@ -7,7 +7,7 @@ class AuditEvent(models.Model):
 
     Events form a hash chain: `hash = sha256(prev_hash + canonical(content))`, where content
     includes `seq`. Editing, deleting or reordering events breaks the chain, which
-    `audit.services.audit_chain_verify` detects; signed checkpoints written outside the database
+    `audit.verify.audit_chain_verify` detects; signed checkpoints written outside the database
     (`audit.checkpoints`) catch a deleted tail or a re-hashed chain. On PostgreSQL triggers refuse
     UPDATE, DELETE and TRUNCATE, and the app's database role may only insert and read.
 

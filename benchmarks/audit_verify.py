@@ -128,7 +128,7 @@ def cursor_read() -> float:
     the verifier's own SELECT, timestamps as text, which skips Django's datetime converter)."""
     from django.db import connection, transaction
 
-    from audit.services import _SQLITE_ROWS
+    from audit.verify import _SQLITE_ROWS
 
     on_postgresql = connection.vendor == "postgresql"
     start = time.perf_counter()
@@ -145,7 +145,7 @@ def worker(repeats: int) -> None:
     _setup()
     from django.db import connection
 
-    from audit.services import audit_chain_verify
+    from audit.verify import audit_chain_verify
 
     on_postgresql = connection.vendor == "postgresql"
     bare_reads = {"copy": copy_read, "cursor": cursor_read} if on_postgresql else {"cursor": cursor_read}

@@ -25,7 +25,7 @@ from audit import selectors as audit_selectors
 from audit.exports import FORMATS, audit_export
 from audit.models import AuditEvent
 from audit.selectors import stage_snapshot
-from audit.services import audit_chain_verify
+from audit.verify import audit_chain_verify
 from core.role_permissions import VIEW_ONLY_ROLES
 from core.roles import has_role
 from registry.models import RegisteredModel, UseCase

@@ -6,12 +6,8 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, transaction
 
 from audit.models import AuditEvent
-from audit.services import (
-    _row_canonical,
-    audit_chain_verify,
-    audit_record,
-    canonical_content,
-)
+from audit.services import audit_record, canonical_content
+from audit.verify import _row_canonical, audit_chain_verify
 
 pytestmark = pytest.mark.django_db
 
@@ -96,7 +92,7 @@ def test_verify_endpoint_reports_first_broken(api, cast, tamper):
 
 
 def test_verify_endpoint_streams_progress(api, cast, monkeypatch):
-    monkeypatch.setattr("audit.services.PROGRESS_EVERY", 2)
+    monkeypatch.setattr("audit.verify.PROGRESS_EVERY", 2)
     _events(5)
     body = verify_body(api("audrey").get("/api/v1/audit/verify/"))
     total = AuditEvent.objects.count()
@@ -134,7 +130,7 @@ def test_rows_as_the_verifier_reads_them_hash_as_written(cast, frozen, jan):
     back, as UTF-8 bytes, what `audit_record` hashed: whole and fractional seconds, addresses,
     awkward text (backslashes and control characters, which COPY's text format escapes)."""
     from audit.context import audit_context
-    from audit.services import _chain_rows
+    from audit.verify import _chain_rows
 
     with frozen(jan(1)), audit_context(source_ip="2001:db8::7"):
         audit_record(action="t\x01\x1f\b\f\n\r\t\\/", actor=cast["dana"], object_repr="ß \"q\" \u2028 😀 \x7f",
@@ -158,7 +154,7 @@ def test_sqlite_timestamp_text_reads_as_the_orm_reads_it(text):
     the ORM's own conversion gives, for Django's format and for any other it accepts."""
     from django.db import connection
 
-    from audit.services import _sqlite_timestamp
+    from audit.verify import _sqlite_timestamp
 
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's text timestamps")

@@ -9,7 +9,8 @@ from django.core.management import CommandError, call_command
 from audit.checkpoints import CheckpointMismatch, checkpoint_write, checkpoints_read
 from audit.models import AuditEvent
 from audit.selectors import latest_checkpoint
-from audit.services import audit_chain_verify, audit_record
+from audit.services import audit_record
+from audit.verify import audit_chain_verify
 
 from .conftest import rehash_from
 

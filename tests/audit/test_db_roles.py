@@ -12,7 +12,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from audit.models import AuditEvent
-from audit.services import audit_chain_verify, audit_record
+from audit.services import audit_record
+from audit.verify import audit_chain_verify
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 APP = "steward_app"

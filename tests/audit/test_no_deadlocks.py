@@ -17,7 +17,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
-from audit.services import audit_chain_verify, audit_seal, audit_unsealed_count
+from audit.services import audit_seal, audit_unsealed_count
+from audit.verify import audit_chain_verify
 from core.services import token_create
 from governance.promotions import promotion_request
 from registry import services as registry

@@ -7,7 +7,8 @@ import pytest
 from django.db import connection, transaction
 
 from audit.models import AuditEvent
-from audit.services import audit_chain_verify, audit_record, audit_seal, audit_unsealed_count
+from audit.services import audit_record, audit_seal, audit_unsealed_count
+from audit.verify import audit_chain_verify
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

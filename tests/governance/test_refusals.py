@@ -4,7 +4,7 @@
 import pytest
 
 from audit.models import AuditEvent
-from audit.services import audit_chain_verify
+from audit.verify import audit_chain_verify
 from core.errors import Forbidden
 from governance.classification import classification_submit
 from governance.promotions import promotion_request, signoff_approve

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from audit.checkpoints import checkpoints_read
-from audit.services import audit_chain_verify
+from audit.verify import audit_chain_verify
 
 
 class Command(BaseCommand):
