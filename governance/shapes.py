@@ -219,20 +219,16 @@ class RaciRowSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class RaciCellsShape(serializers.Serializer):
-    """{task: {RACI role: letter}} for every task of `defaults.RACI_TASKS`."""
+class _KnownKeys:
+    """An object whose keys are a fixed set: a key outside it is an error under its own name,
+    reported together with the errors of the known keys."""
 
-    default_error_messages = {"invalid": "An object mapping tasks to {{role: letter}}."}  # formatted
-
-    def get_fields(self):
-        missing = RaciRowSerializer.default_error_messages["invalid"]
-        return {task: RaciRowSerializer(help_text=label, error_messages={"required": missing, "null": missing})
-                for task, label in defaults.RACI_TASKS.items()}
+    unknown = "Unknown key."
 
     def to_internal_value(self, data):
         errors, value = {}, None
         if isinstance(data, dict):
-            errors = {task: ["Unknown task."] for task in data if task not in defaults.RACI_TASKS}
+            errors = {key: [self.unknown] for key in data if key not in self.fields}
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:
@@ -240,6 +236,18 @@ class RaciCellsShape(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+
+class RaciCellsShape(_KnownKeys, serializers.Serializer):
+    """{task: {RACI role: letter}} for every task of `defaults.RACI_TASKS`."""
+
+    default_error_messages = {"invalid": "An object mapping tasks to {{role: letter}}."}  # formatted
+    unknown = "Unknown task."
+
+    def get_fields(self):
+        missing = RaciRowSerializer.default_error_messages["invalid"]
+        return {task: RaciRowSerializer(help_text=label, error_messages={"required": missing, "null": missing})
+                for task, label in defaults.RACI_TASKS.items()}
 
 
 class UsernamesField(_OneKey, serializers.ListField):
@@ -247,22 +255,11 @@ class UsernamesField(_OneKey, serializers.ListField):
     message = "A list of usernames."
 
 
-class RaciAssignmentsShape(serializers.Serializer):
+class RaciAssignmentsShape(_KnownKeys, serializers.Serializer):
     """{RACI role: [usernames]}: the people who fill each role of the matrix."""
 
     default_error_messages = {"invalid": "An object mapping RACI roles to lists of usernames."}
+    unknown = "Unknown RACI role."
 
     def get_fields(self):
         return {role: UsernamesField(required=False, help_text=label) for role, label in defaults.RACI_ROLES.items()}
-
-    def to_internal_value(self, data):
-        errors, value = {}, None
-        if isinstance(data, dict):
-            errors = {role: ["Unknown RACI role."] for role in data if role not in defaults.RACI_ROLES}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            errors.update(exc.detail)
-        if errors:
-            raise serializers.ValidationError(errors)
-        return value
