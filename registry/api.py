@@ -1,7 +1,7 @@
 """REST API of the inventory. Views validate, call one service, serialise the result."""
 
 from django.db.models import Count, Max, OuterRef, Prefetch, Subquery
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -13,7 +13,7 @@ from core import limits
 from core.api import ServiceModelViewSet
 from core.errors import NotFound
 
-from . import services
+from . import selectors, services
 from .filters import DatasetFilter, ModelVersionFilter, RegisteredModelFilter, UseCaseFilter
 from .models import Dataset, ModelVersion, RegisteredModel, UseCase
 from .serializers import (
@@ -94,6 +94,11 @@ class RegisteredModelViewSet(ServiceModelViewSet, viewsets.ModelViewSet):
         self._updated = serializer.instance
 
     def get_queryset(self):
+        if self.action == "list":
+            # Filtered, ordered and paged by id alone; the page's rows come from the selectors.
+            # Annotating every model with its version numbers before taking a page made the
+            # database group all models with all their versions (docs/benchmarks.md).
+            return RegisteredModel.objects.order_by("name")
         return (
             RegisteredModel.objects.select_related("owner", "use_case")
             .prefetch_related("tags")
@@ -104,6 +109,18 @@ class RegisteredModelViewSet(ServiceModelViewSet, viewsets.ModelViewSet):
             )
             .order_by("name")
         )
+
+    def list(self, request, *args, **kwargs):
+        ids = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values_list("pk", flat=True))
+        return self.get_paginated_response(selectors.models_by_ids(ids))
+
+    def retrieve(self, request, *args, **kwargs):
+        if request.query_params:  # filters apply to a detail too: the general path
+            return super().retrieve(request, *args, **kwargs)
+        row = selectors.model_get(name=kwargs[self.lookup_field])
+        if row is None:
+            raise Http404
+        return Response(row)
 
 
 class ModelVersionViewSet(
@@ -139,8 +156,18 @@ class ModelVersionViewSet(
         )
 
     def list(self, request, *args, **kwargs):
-        self.get_model()  # 404 for an unknown model rather than an empty list
-        return super().list(request, *args, **kwargs)
+        model = self.get_model()  # 404 for an unknown model rather than an empty list
+        versions = ModelVersion.objects.filter(model_id=model.pk).order_by("-number")
+        ids = self.paginate_queryset(self.filter_queryset(versions).values_list("pk", flat=True))
+        return self.get_paginated_response(selectors.versions_by_ids(ids))
+
+    def retrieve(self, request, *args, **kwargs):
+        if request.query_params:  # filters apply to a detail too: the general path
+            return super().retrieve(request, *args, **kwargs)
+        row = selectors.version_get(model_name=kwargs["name"], number=int(kwargs["number"]))
+        if row is None:
+            raise Http404
+        return Response(row)
 
     @extend_schema(
         request={"multipart/form-data": ModelVersionCreateSerializer, "application/json": ModelVersionCreateSerializer},
