@@ -23,7 +23,6 @@ STATUS_MESSAGE = {
 }
 
 
-
 def download_uri(version, model_name: str) -> str:
     if version.artifact:
         return f"mlflow-artifacts:/steward/{model_name}/{version.number}"
@@ -55,10 +54,10 @@ def version_dict(v: selectors.VersionRow, *, tags=None, aliases=None) -> dict:
 def versions_payload(versions: list[selectors.VersionRow]) -> list[dict]:
     """Versions as MLflow dicts with their tags and aliases, in a fixed number of queries."""
     ids = [v.id for v in versions]
-    tags, aliases = selectors.version_tags(ids), selectors.version_aliases(ids)
-    holders = selectors.protected_holders(versions, selectors.protected_alias_map())
+    tags, aliases, protected = selectors.version_extras(ids)
+    holders = selectors.protected_holders(versions, protected)
     return [
-        version_dict(v, tags=tags[v.id], aliases=sorted(set(aliases[v.id]) | set(holders[v.id])))
+        version_dict(v, tags=tags[v.id], aliases=sorted({a for a, _ in aliases[v.id]} | set(holders[v.id])))
         for v in versions
     ]
 
@@ -66,9 +65,12 @@ def versions_payload(versions: list[selectors.VersionRow]) -> list[dict]:
 def models_payload(models: list[selectors.ModelRow]) -> list[dict]:
     """Registered models with tags, aliases and the latest version per MLflow stage."""
     ids = [m.id for m in models]
-    tags, aliases = selectors.model_tags(ids), selectors.model_aliases(ids)
+    tags, free, protected_map = selectors.model_extras(ids)
+    aliases = defaultdict(list)
+    for model_id, pairs in free.items():
+        aliases[model_id] = [{"alias": alias, "version": number} for alias, number in pairs]
     protected = defaultdict(list)
-    for alias, stage in selectors.protected_alias_map().items():
+    for alias, stage in protected_map.items():
         protected[stage].append(alias)
     latest: dict[int, dict[str, selectors.VersionRow]] = defaultdict(dict)
     newest_in_stage = {}
@@ -91,7 +93,6 @@ def models_payload(models: list[selectors.ModelRow]) -> list[dict]:
         }
         for m in models
     ]
-
 
 
 def model_instance(name: str) -> RegisteredModel:
