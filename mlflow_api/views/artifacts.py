@@ -37,6 +37,7 @@ class ArtifactView(MlflowView):
     stored artifacts of registered versions, read-only."""
 
     parser_classes = []
+    http_method_names = ["get", "put", "options"]
 
     def get(self, request, path=""):
         path = path.strip("/")
@@ -72,6 +73,7 @@ class ArtifactView(MlflowView):
 
 class ArtifactListView(MlflowView):
     read_only = True
+    http_method_names = ["get", "options"]
 
     def get(self, request):
         path = (request.query_params.get("path") or "").strip("/")

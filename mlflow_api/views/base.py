@@ -5,6 +5,7 @@ import base64
 import binascii
 import json
 
+from django.db import IntegrityError
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
@@ -60,6 +61,9 @@ def error_for(exc) -> MlflowError:
         return MlflowError("ENDPOINT_NOT_FOUND", str(exc.detail), 404)
     if isinstance(exc, exceptions.APIException):
         return MlflowError("BAD_REQUEST", str(exc.detail), exc.status_code if exc.status_code < 500 else 400)
+    if isinstance(exc, IntegrityError):
+        # Rows that refer to it (versions, experiments, …) keep it: governance keeps its record.
+        return MlflowError("RESOURCE_CONFLICT", "The change conflicts with stored data that refers to it.", 409)
     if isinstance(exc, Http404):
         return MlflowError("RESOURCE_DOES_NOT_EXIST", str(exc) or "Not found.", 404)
     return None
