@@ -59,6 +59,10 @@ class DatasetViewSet(ServiceModelViewSet, viewsets.ModelViewSet):
         )
 
 
+def _only_paging(request, paginator) -> bool:
+    return set(request.query_params) <= {paginator.page_query_param, paginator.page_size_query_param}
+
+
 def _version_number(stage=None):
     qs = ModelVersion.objects.filter(model_id=OuterRef("pk"))
     if stage:
@@ -111,6 +115,8 @@ class RegisteredModelViewSet(ServiceModelViewSet, viewsets.ModelViewSet):
         )
 
     def list(self, request, *args, **kwargs):
+        if _only_paging(request, self.paginator):  # no filter, search or ordering: the models by name
+            return self.get_paginated_response(self.paginate_queryset(selectors.ModelPage()))
         ids = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values_list("pk", flat=True))
         return self.get_paginated_response(selectors.models_by_ids(ids))
 
@@ -156,7 +162,12 @@ class ModelVersionViewSet(
         )
 
     def list(self, request, *args, **kwargs):
-        model = self.get_model()  # 404 for an unknown model rather than an empty list
+        if _only_paging(request, self.paginator):  # no filter, search or ordering: newest first
+            versions = selectors.VersionPage(model_name=kwargs["name"])
+            if not versions.count():
+                self.get_model()  # 404 for an unknown model rather than an empty list
+            return self.get_paginated_response(self.paginate_queryset(versions))
+        model = self.get_model()
         versions = ModelVersion.objects.filter(model_id=model.pk).order_by("-number")
         ids = self.paginate_queryset(self.filter_queryset(versions).values_list("pk", flat=True))
         return self.get_paginated_response(selectors.versions_by_ids(ids))

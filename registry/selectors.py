@@ -108,6 +108,20 @@ def model_get(*, name: str) -> dict | None:
     return _model_dicts(rows)[0] if rows else None
 
 
+class ModelPage:
+    """Every model by name, for Django's paginator: counted and sliced in SQL."""
+
+    def count(self) -> int:
+        if not hasattr(self, "_count"):
+            self._count = _rows("SELECT COUNT(*) FROM {model}", [])[0][0]
+        return self._count
+
+    def __getitem__(self, page: slice) -> list[dict]:
+        if page.stop <= page.start:
+            return []
+        return _model_dicts(_rows(MODEL_SELECT + "ORDER BY m.name LIMIT %s OFFSET %s", [page.stop - page.start, page.start]))
+
+
 def models_by_ids(ids: list[int]) -> list[dict]:
     """The models with these ids, in this order (a page chosen by the list's filters)."""
     if not ids:
@@ -170,6 +184,25 @@ def version_get(*, model_name: str, number: int) -> dict | None:
     """`GET /api/v1/models/{name}/versions/{number}/`'s answer, or None."""
     rows = _rows(VERSION_SELECT + "WHERE m.name = %s AND v.number = %s", [model_name, number])
     return _version_dicts(rows)[0] if rows else None
+
+
+class VersionPage:
+    """The versions of one model, newest first, for Django's paginator."""
+
+    def __init__(self, *, model_name: str):
+        self.model_name = model_name
+
+    def count(self) -> int:
+        if not hasattr(self, "_count"):
+            self._count = _rows("SELECT COUNT(*) FROM {version} v JOIN {model} m ON m.id = v.model_id WHERE m.name = %s",
+                                [self.model_name])[0][0]
+        return self._count
+
+    def __getitem__(self, page: slice) -> list[dict]:
+        if page.stop <= page.start:
+            return []
+        return _version_dicts(_rows(VERSION_SELECT + "WHERE m.name = %s ORDER BY v.number DESC LIMIT %s OFFSET %s",
+                                    [self.model_name, page.stop - page.start, page.start]))
 
 
 def versions_by_ids(ids: list[int]) -> list[dict]:

@@ -146,12 +146,18 @@ def test_hot_reads_cost_a_fixed_number_of_queries(api, world, django_assert_num_
     # token+user+roles; the model with its version numbers; its tags
     with django_assert_num_queries(3):
         dana.get("/api/v1/models/churn-rf/")
-    # token; count; the page's ids; the page's models; their tags — whatever the page size
-    with django_assert_num_queries(5):
+    # token; count; the page's models; their tags — whatever the page size
+    with django_assert_num_queries(4):
         assert len(dana.get("/api/v1/models/", {"page_size": 100}).json()["results"]) == 3
+    # filtered: token; count; the page's ids; the page's models; their tags
+    with django_assert_num_queries(5):
+        assert len(dana.get("/api/v1/models/", {"tag": "alpha"}).json()["results"]) == 1
     # token; the version; its datasets and tags (one query)
     with django_assert_num_queries(3):
         dana.get("/api/v1/models/churn-rf/versions/2/")
-    # token; the model (404 when unknown); count; the page's ids; the versions; their links
-    with django_assert_num_queries(6):
+    # token; count; the versions; their links (the model is looked up only when there are none)
+    with django_assert_num_queries(4):
         dana.get("/api/v1/models/churn-rf/versions/")
+    # filtered: token; the model (404 when unknown); count; the page's ids; the versions; links
+    with django_assert_num_queries(6):
+        dana.get("/api/v1/models/churn-rf/versions/", {"stage": "production"})
