@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core import limits
@@ -163,7 +164,7 @@ class ModelVersionViewSet(
 
     def list(self, request, *args, **kwargs):
         if _only_paging(request, self.paginator):  # no filter, search or ordering: newest first
-            versions = selectors.VersionPage(model_name=kwargs["name"])
+            versions = selectors.VersionPage(model_name=kwargs["name"], **self._page_asked(request))
             if not versions.count():
                 self.get_model()  # 404 for an unknown model rather than an empty list
             return self.get_paginated_response(self.paginate_queryset(versions))
@@ -171,6 +172,19 @@ class ModelVersionViewSet(
         versions = ModelVersion.objects.filter(model_id=model.pk).order_by("-number")
         ids = self.paginate_queryset(self.filter_queryset(versions).values_list("pk", flat=True))
         return self.get_paginated_response(selectors.versions_by_ids(ids))
+
+    def _page_asked(self, request) -> dict:
+        """{offset, limit} of the page asked for when it is a plain page number and size; {}
+        otherwise (`page=last`, junk: the paginator answers as it always does, after the
+        model's 404)."""
+        try:
+            size = self.paginator.get_page_size(request)
+        except ValidationError:
+            return {}
+        number = request.query_params.get(self.paginator.page_query_param, "1")
+        if not (number.isascii() and number.isdigit() and len(number) <= 9 and int(number) >= 1):
+            return {}
+        return {"offset": (int(number) - 1) * size, "limit": size}
 
     def retrieve(self, request, *args, **kwargs):
         if request.query_params:  # filters apply to a detail too: the general path

@@ -187,12 +187,23 @@ def version_get(*, model_name: str, number: int) -> dict | None:
 
 
 class VersionPage:
-    """The versions of one model, newest first, for Django's paginator."""
+    """The versions of one model, newest first, for Django's paginator.
 
-    def __init__(self, *, model_name: str):
-        self.model_name = model_name
+    Given the page the request asks for (`offset`, `limit`), the paginator's count and that page
+    come from one statement (`COUNT(*) OVER ()` beside the rows); otherwise, or past the last
+    version, the count is a query of its own."""
+
+    def __init__(self, *, model_name: str, offset: int | None = None, limit: int | None = None):
+        self.model_name, self.offset, self.limit = model_name, offset, limit
+        self._rows = None
 
     def count(self) -> int:
+        if not hasattr(self, "_count") and self.offset is not None and self.limit:
+            rows = _rows(VERSION_SELECT.replace(" FROM ", ", COUNT(*) OVER () FROM ", 1)
+                         + "WHERE m.name = %s ORDER BY v.number DESC LIMIT %s OFFSET %s",
+                         [self.model_name, self.limit, self.offset])
+            if rows:
+                self._count, self._rows = rows[0][-1], [row[:-1] for row in rows]
         if not hasattr(self, "_count"):
             self._count = _rows("SELECT COUNT(*) FROM {version} v JOIN {model} m ON m.id = v.model_id WHERE m.name = %s",
                                 [self.model_name])[0][0]
@@ -201,6 +212,8 @@ class VersionPage:
     def __getitem__(self, page: slice) -> list[dict]:
         if page.stop <= page.start:
             return []
+        if self._rows is not None and page.start == self.offset and page.stop - page.start <= len(self._rows):
+            return _version_dicts(self._rows[:page.stop - page.start])
         return _version_dicts(_rows(VERSION_SELECT + "WHERE m.name = %s ORDER BY v.number DESC LIMIT %s OFFSET %s",
                                     [self.model_name, page.stop - page.start, page.start]))
 

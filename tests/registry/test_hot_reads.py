@@ -137,6 +137,11 @@ def test_version_list_filters_paging_and_unknown_models(api, world):
     assert dana.get("/api/v1/models/empty-model/versions/").json() == {
         "count": 0, "next": None, "previous": None, "results": []}
     assert dana.get("/api/v1/models/no-such-model/versions/").status_code == 404
+    # an unknown model is 404 before a bad page size is 400, as on the general path
+    assert dana.get("/api/v1/models/no-such-model/versions/", {"page_size": "x"}).status_code == 404
+    assert dana.get("/api/v1/models/churn-rf/versions/", {"page_size": "x"}).status_code == 400
+    last = dana.get("/api/v1/models/churn-rf/versions/", {"page_size": 2, "page": "last"}).json()
+    assert [v["number"] for v in last["results"]] == [1]
     assert dana.get("/api/v1/models/churn-rf/versions/9/").status_code == 404
 
 
@@ -155,9 +160,13 @@ def test_hot_reads_cost_a_fixed_number_of_queries(api, world, django_assert_num_
     # token; the version; its datasets and tags (one query)
     with django_assert_num_queries(3):
         dana.get("/api/v1/models/churn-rf/versions/2/")
-    # token; count; the versions; their links (the model is looked up only when there are none)
-    with django_assert_num_queries(4):
+    # token; the page with the count beside it; their links (the model is looked up only when
+    # there are none)
+    with django_assert_num_queries(3):
         dana.get("/api/v1/models/churn-rf/versions/")
+    # past the last page: token; the (empty) page; the count of its own; then 404
+    with django_assert_num_queries(3):
+        assert dana.get("/api/v1/models/churn-rf/versions/", {"page": 5}).status_code == 404
     # filtered: token; the model (404 when unknown); count; the page's ids; the versions; links
     with django_assert_num_queries(6):
         dana.get("/api/v1/models/churn-rf/versions/", {"stage": "production"})
