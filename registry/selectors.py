@@ -36,6 +36,8 @@ def _tables() -> dict:
         "version_tags": q(ModelVersion.tags.through._meta.db_table),
         "training": q(ModelVersion.training_datasets.through._meta.db_table),
         "validation": q(ModelVersion.validation_datasets.through._meta.db_table),
+        # A model's tag names in its own row (slugs: never a comma in them).
+        "join_names": "STRING_AGG(t.name, ',')" if connection.vendor == "postgresql" else "GROUP_CONCAT(t.name, ',')",
     }
 
 
@@ -76,29 +78,24 @@ MODEL_SELECT = (
     "(SELECT MAX(v.number) FROM {version} v WHERE v.model_id = m.id), "
     "(SELECT MAX(v.number) FROM {version} v WHERE v.model_id = m.id AND v.stage = 'production'), "
     "(SELECT COUNT(*) FROM {version} v WHERE v.model_id = m.id), "
-    "m.created_at, m.updated_at "
+    "m.created_at, m.updated_at, "
+    "(SELECT {join_names} FROM {model_tags} mt JOIN {tag} t ON t.id = mt.tag_id WHERE mt.registeredmodel_id = m.id) "
     "FROM {model} m JOIN {user} u ON u.id = m.owner_id JOIN {use_case} uc ON uc.id = m.use_case_id "
 )
 
 
 def _model_dicts(rows) -> list[dict]:
-    ids = [row[0] for row in rows]
-    tags = defaultdict(list)
-    if ids:
-        for model_id, name in _rows(
-            "SELECT mt.registeredmodel_id, t.name FROM {model_tags} mt JOIN {tag} t ON t.id = mt.tag_id "
-            f"WHERE mt.registeredmodel_id IN ({_in(ids)})", ids,
-        ):
-            tags[model_id].append(name)
     return [
         {
             "id": pk, "name": name, "description": description, "description_html": render_markdown(description),
-            "owner": owner, "use_case": use_case, "use_case_name": use_case_name, "tags": sorted(tags[pk]),
+            "owner": owner, "use_case": use_case, "use_case_name": use_case_name,
+            "tags": sorted(tags.split(",")) if tags else [],
             "latest_version": latest, "production_version": production, "version_count": count,
             "created_at": _when(RegisteredModel, "created_at", created),
             "updated_at": _when(RegisteredModel, "updated_at", updated),
         }
-        for pk, name, description, owner, use_case, use_case_name, latest, production, count, created, updated in rows
+        for pk, name, description, owner, use_case, use_case_name, latest, production, count, created, updated, tags
+        in rows
     ]
 
 

@@ -148,14 +148,14 @@ def test_version_list_filters_paging_and_unknown_models(api, world):
 def test_hot_reads_cost_a_fixed_number_of_queries(api, world, django_assert_num_queries):
     dana = api("dana")
     dana.get("/api/v1/models/")  # the token's last_used_at is written once a minute: not counted below
-    # token+user+roles; the model with its version numbers; its tags
-    with django_assert_num_queries(3):
+    # token+user+roles; the model with its version numbers and tag names
+    with django_assert_num_queries(2):
         dana.get("/api/v1/models/churn-rf/")
-    # token; count; the page's models; their tags — whatever the page size
-    with django_assert_num_queries(4):
+    # token; count; the page's models (with their tags) — whatever the page size
+    with django_assert_num_queries(3):
         assert len(dana.get("/api/v1/models/", {"page_size": 100}).json()["results"]) == 3
-    # filtered: token; count; the page's ids; the page's models; their tags
-    with django_assert_num_queries(5):
+    # filtered: token; count; the page's ids; the page's models
+    with django_assert_num_queries(4):
         assert len(dana.get("/api/v1/models/", {"tag": "alpha"}).json()["results"]) == 1
     # token; the version; its datasets and tags (one query)
     with django_assert_num_queries(3):
