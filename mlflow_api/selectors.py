@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
+from core import db
 from registry.models import ModelVersion, RegisteredModel
 
 from .models import Alias, ModelTag, ProtectedAlias, VersionTag
@@ -49,9 +50,7 @@ def _tables() -> dict:
 
 
 def _rows(sql: str, params) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(**_tables()), params)
-        return cursor.fetchall()
+    return db.rows(sql.format(**_tables()), params)
 
 
 def _in(ids) -> str:

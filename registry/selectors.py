@@ -19,6 +19,7 @@ from django.db.models.expressions import Col
 from django.urls import reverse
 from rest_framework import serializers
 
+from core import db
 from core.text import render_markdown
 
 from .models import Dataset, ModelVersion, RegisteredModel, Tag, UseCase
@@ -43,9 +44,7 @@ def _tables() -> dict:
 
 
 def _rows(sql: str, params) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(**_tables()), params)
-        return cursor.fetchall()
+    return db.rows(sql.format(**_tables()), params)
 
 
 @cache
