@@ -6,6 +6,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.permissions import SAFE_METHODS
 
+from . import db
 from .models import ApiToken
 from .roles import Role, is_read_only
 from .throttling import BadTokenThrottle
@@ -50,9 +51,7 @@ def user_for_token(key: str):
     """(user, token) for an unrevoked token, in one query, the user's roles already cached (see
     `core.roles.user_roles`); (None, None) when the key is unknown or revoked."""
     sql, attnames = _token_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [ApiToken.hash_key(key)])
-        rows = cursor.fetchall()
+    rows = db.rows(sql, [ApiToken.hash_key(key)])
     if not rows:
         return None, None
     token_id = rows[0][0]

@@ -1,12 +1,17 @@
 import threading
-from functools import lru_cache
 
 import markdown as _markdown
 import nh3
+from cachetools import LRUCache
 
 _local = threading.local()
-# Descriptions are short and read far more often than written: most renders are repeats.
-_CACHED_UP_TO = 4000  # characters; longer texts are rendered every time (bounded memory)
+# Descriptions are short and read far more often than written: most renders are repeats. The
+# cache is bounded by characters held (text and HTML), not by entries, so that every description
+# of a large inventory fits (10,000 short ones are about 2 million characters; a count of 4,096
+# entries re-rendered most of them) while a few long ones cannot use much memory.
+_CACHED_UP_TO = 4000  # characters; longer texts are rendered every time
+_cache = LRUCache(maxsize=8_000_000, getsizeof=lambda entry: entry[1] + len(entry[0]))  # (html, len(text))
+_cache_lock = threading.Lock()
 
 
 def _renderer() -> _markdown.Markdown:
@@ -26,9 +31,14 @@ def _render(text: str) -> str:
         md.reset()
 
 
-@lru_cache(maxsize=4096)
 def _render_cached(text: str) -> str:
-    return _render(text)
+    with _cache_lock:
+        entry = _cache.get(text)
+    if entry is None:
+        entry = (_render(text), len(text))
+        with _cache_lock:
+            _cache[text] = entry
+    return entry[0]
 
 
 def render_markdown(text: str) -> str:

@@ -1,19 +1,20 @@
 """REST API of the inventory. Views validate, call one service, serialise the result."""
 
 from django.db.models import Count, Max, OuterRef, Prefetch, Subquery
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core import limits
 from core.api import ServiceModelViewSet
 from core.errors import NotFound
 
-from . import services
+from . import selectors, services
 from .filters import DatasetFilter, ModelVersionFilter, RegisteredModelFilter, UseCaseFilter
 from .models import Dataset, ModelVersion, RegisteredModel, UseCase
 from .serializers import (
@@ -59,6 +60,10 @@ class DatasetViewSet(ServiceModelViewSet, viewsets.ModelViewSet):
         )
 
 
+def _only_paging(request, paginator) -> bool:
+    return set(request.query_params) <= {paginator.page_query_param, paginator.page_size_query_param}
+
+
 def _version_number(stage=None):
     qs = ModelVersion.objects.filter(model_id=OuterRef("pk"))
     if stage:
@@ -94,6 +99,11 @@ class RegisteredModelViewSet(ServiceModelViewSet, viewsets.ModelViewSet):
         self._updated = serializer.instance
 
     def get_queryset(self):
+        if self.action == "list":
+            # Filtered, ordered and paged by id alone; the page's rows come from the selectors.
+            # Annotating every model with its version numbers before taking a page made the
+            # database group all models with all their versions (docs/benchmarks.md).
+            return RegisteredModel.objects.order_by("name")
         return (
             RegisteredModel.objects.select_related("owner", "use_case")
             .prefetch_related("tags")
@@ -104,6 +114,20 @@ class RegisteredModelViewSet(ServiceModelViewSet, viewsets.ModelViewSet):
             )
             .order_by("name")
         )
+
+    def list(self, request, *args, **kwargs):
+        if _only_paging(request, self.paginator):  # no filter, search or ordering: the models by name
+            return self.get_paginated_response(self.paginate_queryset(selectors.ModelPage()))
+        ids = self.paginate_queryset(self.filter_queryset(self.get_queryset()).values_list("pk", flat=True))
+        return self.get_paginated_response(selectors.models_by_ids(ids))
+
+    def retrieve(self, request, *args, **kwargs):
+        if request.query_params:  # filters apply to a detail too: the general path
+            return super().retrieve(request, *args, **kwargs)
+        row = selectors.model_get(name=kwargs[self.lookup_field])
+        if row is None:
+            raise Http404
+        return Response(row)
 
 
 class ModelVersionViewSet(
@@ -139,8 +163,36 @@ class ModelVersionViewSet(
         )
 
     def list(self, request, *args, **kwargs):
-        self.get_model()  # 404 for an unknown model rather than an empty list
-        return super().list(request, *args, **kwargs)
+        if _only_paging(request, self.paginator):  # no filter, search or ordering: newest first
+            versions = selectors.VersionPage(model_name=kwargs["name"], **self._page_asked(request))
+            if not versions.count():
+                self.get_model()  # 404 for an unknown model rather than an empty list
+            return self.get_paginated_response(self.paginate_queryset(versions))
+        model = self.get_model()
+        versions = ModelVersion.objects.filter(model_id=model.pk).order_by("-number")
+        ids = self.paginate_queryset(self.filter_queryset(versions).values_list("pk", flat=True))
+        return self.get_paginated_response(selectors.versions_by_ids(ids))
+
+    def _page_asked(self, request) -> dict:
+        """{offset, limit} of the page asked for when it is a plain page number and size; {}
+        otherwise (`page=last`, junk: the paginator answers as it always does, after the
+        model's 404)."""
+        try:
+            size = self.paginator.get_page_size(request)
+        except ValidationError:
+            return {}
+        number = request.query_params.get(self.paginator.page_query_param, "1")
+        if not (number.isascii() and number.isdigit() and len(number) <= 9 and int(number) >= 1):
+            return {}
+        return {"offset": (int(number) - 1) * size, "limit": size}
+
+    def retrieve(self, request, *args, **kwargs):
+        if request.query_params:  # filters apply to a detail too: the general path
+            return super().retrieve(request, *args, **kwargs)
+        row = selectors.version_get(model_name=kwargs["name"], number=int(kwargs["number"]))
+        if row is None:
+            raise Http404
+        return Response(row)
 
     @extend_schema(
         request={"multipart/form-data": ModelVersionCreateSerializer, "application/json": ModelVersionCreateSerializer},

@@ -249,6 +249,41 @@ MATRIX = {
     ("portal:version-monitoring-check", "POST"): "302 403 302 302 302 302",
     ("portal:version-monitoring-schedule", "POST"): "302 403 302 302 302 302",
     ("portal:version-monitoring-alert", "POST"): "302 403 404 404 404 404",
+    # --- MLflow's Model Registry protocol (docs/mlflow.md): MLflow's statuses and error codes
+    # (401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 404 RESOURCE_DOES_NOT_EXIST, 409
+    # RESOURCE_CONFLICT), success is 200 with a JSON object. Reads are open to every role
+    # (`get-latest-versions` reads through POST too); writes follow registry.access: the model's
+    # data scientists and admins.
+    ("mlflow:registered-models/create", "POST"): "401 403 200|403 403 403 200",
+    ("mlflow:registered-models/rename", "POST"): "401 403 200|403 403 403 200",
+    ("mlflow:registered-models/update", "PATCH"): "401 403 200|403 403 403 200",
+    # A model with versions is not deleted (governance keeps its record): a conflict.
+    ("mlflow:registered-models/delete", "DELETE"): "401 403 409|403 403 403 409",
+    ("mlflow:registered-models/get", "GET"): "401 403 200 200 200 200",
+    ("mlflow:registered-models/search", "GET"): "401 403 200 200 200 200",
+    ("mlflow:registered-models/get-latest-versions", "GET"): "401 403 200 200 200 200",
+    ("mlflow:registered-models/get-latest-versions", "POST"): "401 403 200 200 200 200",
+    ("mlflow:registered-models/set-tag", "POST"): "401 403 200|403 403 403 200",
+    ("mlflow:registered-models/delete-tag", "DELETE"): "401 403 200|403 403 403 200",
+    ("mlflow:registered-models/alias", "GET"): "401 403 200 200 200 200",
+    ("mlflow:registered-models/alias", "POST"): "401 403 200|403 403 403 200",
+    ("mlflow:registered-models/alias", "DELETE"): "401 403 200|403 403 403 200",
+    ("mlflow:model-versions/create", "POST"): "401 403 200|403 403 403 200",
+    ("mlflow:model-versions/update", "PATCH"): "401 403 200|403 403 403 200",
+    # A governed move: the model's people get the open promotion request named (403
+    # PERMISSION_DENIED, its gates unmet); the others are refused before that.
+    ("mlflow:model-versions/transition-stage", "POST"): "401 403 403 403 403 403",
+    # v2 is an experiment's challenger: kept (409) for whoever may delete it.
+    ("mlflow:model-versions/delete", "DELETE"): "401 403 409|403 403 403 409",
+    ("mlflow:model-versions/get", "GET"): "401 403 200 200 200 200",
+    ("mlflow:model-versions/search", "GET"): "401 403 200 200 200 200",
+    ("mlflow:model-versions/get-download-uri", "GET"): "401 403 200 200 200 200",
+    ("mlflow:model-versions/set-tag", "POST"): "401 403 200|403 403 403 200",
+    ("mlflow:model-versions/delete-tag", "DELETE"): "401 403 200|403 403 403 200",
+    # The artifact proxy: uploads by whoever registers models; downloads and listings for all.
+    ("mlflow:artifacts-list", "GET"): "401 403 200 200 200 200",
+    ("mlflow:artifacts", "GET"): "401 403 200 200 200 200",
+    ("mlflow:artifacts", "PUT"): "401 403 200 403 403 200",
 }
 # fmt: on
 
@@ -259,10 +294,13 @@ MULTIPART = {
     ("portal:privacy-subject-keys", "POST"),
 }
 
-# Routes outside the matrix: Django's admin (its own permission tests), sign-in, health, schema,
-# and MLflow's protocol (one view per call answering every method with MLflow's error codes; the
-# same services decide there, driven through the real client in tests/mlflow_api).
-EXCLUDED_NAMESPACES = {"admin", "mlflow"}
+# Routes outside the matrix: Django's admin (its own permission tests), sign-in, health, schema.
+EXCLUDED_NAMESPACES = {"admin"}
+# MLflow's error code for each refusal status (its protocol's `databricks_pb2` codes as the
+# client reads them; RESOURCE_ALREADY_EXISTS is a 400 too).
+MLFLOW_CODES = {400: {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS"}, 401: {"UNAUTHENTICATED"},
+                403: {"PERMISSION_DENIED"}, 404: {"RESOURCE_DOES_NOT_EXIST", "ENDPOINT_NOT_FOUND"},
+                409: {"RESOURCE_CONFLICT"}}
 EXCLUDED_ROUTES = {"login", "logout", "healthz", "schema", "api-docs"}
 
 
@@ -285,7 +323,8 @@ def routes() -> dict[str, list[str]]:
                     # DRF adds `head` to a viewset's actions once it has served a GET.
                     methods = [m.upper() for m in actions if m not in ("head", "options")]
                 elif view_class is not None:
-                    methods = [m.upper() for m in ("get", "post", "put", "patch", "delete") if hasattr(view_class, m)]
+                    methods = [m.upper() for m in ("get", "post", "put", "patch", "delete")
+                               if hasattr(view_class, m) and m in view_class.http_method_names]
                 else:
                     methods = []
                 found.setdefault(f"{namespace}:{entry.name}", [])
@@ -353,6 +392,11 @@ def world(cast):
         exp = ab.experiment_create(actor=user, model=model, champion=v1, challengers=[v2], name=f"{who} exp", test="welch_t",
                                    kind="ab", metric_name="revenue", metric_type="continuous", sd=1.0, mde=0.5, baseline=10.0,
                                    daily_units=100.0)
+        from mlflow_api import services as mlflow
+
+        mlflow.model_tag_set(actor=user, model=model, key="team", value=who)
+        mlflow.version_tag_set(actor=user, version=v1, key="run", value="1")
+        mlflow.alias_set(actor=user, model=model, alias="candidate", version=v2)
         objs[who] = dict(use_case=uc, dataset=ds, model=model, v1=v1, v2=v2, promotion=promotion, proposal=proposal,
                          review=review, exception=exception, token=token, experiment=exp,
                          erasure=erasure, obligation=erasure.obligations.get(),
@@ -423,6 +467,8 @@ def target(world, route: str, method: str, owner: str):
     for name in ("api:version-monitoring-alert-acknowledge", "api:version-monitoring-alert-close"):
         kw[name] = {"name": m, "number": v1, "alert_id": 999999}
     kw["portal:version-monitoring-alert"] = {"name": m, "number": v1, "alert_id": 999999, "action": "acknowledge"}
+    if route == "mlflow:artifacts":
+        kw[route] = {"path": f"steward/{m}/{v1}" if method == "GET" else f"{owner}/run-1/model.bin"}
     url = reverse(route, kwargs=kw.get(route, {}))
     payloads = {
         ("api:use-case-list", "POST"): {"name": f"{owner} another"},
@@ -479,6 +525,34 @@ def target(world, route: str, method: str, owner: str):
         ("portal:privacy-obligation-sign", "POST"): {"statement": "Residual risk accepted"},
         ("portal:privacy-obligation-retrained", "POST"): {"version": str(o["v2"].number)},
     }
+    v2 = str(o["v2"].number)
+    payloads.update({
+        ("mlflow:registered-models/create", "POST"): {
+            "name": f"{owner}-mlflow-new", "tags": [{"key": "steward.use_case", "value": str(uc)}]},
+        ("mlflow:registered-models/rename", "POST"): {"name": m, "new_name": f"{m}-renamed"},
+        ("mlflow:registered-models/update", "PATCH"): {"name": m, "description": "better words"},
+        ("mlflow:registered-models/delete", "DELETE"): {"name": m},
+        ("mlflow:registered-models/get", "GET"): {"name": m},
+        ("mlflow:registered-models/search", "GET"): {"filter": f"name = '{m}'"},
+        ("mlflow:registered-models/get-latest-versions", "GET"): {"name": m},
+        ("mlflow:registered-models/get-latest-versions", "POST"): {"name": m, "stages": ["None"]},
+        ("mlflow:registered-models/set-tag", "POST"): {"name": m, "key": "team", "value": "new"},
+        ("mlflow:registered-models/delete-tag", "DELETE"): {"name": m, "key": "team"},
+        ("mlflow:registered-models/alias", "GET"): {"name": m, "alias": "candidate"},
+        ("mlflow:registered-models/alias", "POST"): {"name": m, "alias": "candidate", "version": str(v1)},
+        ("mlflow:registered-models/alias", "DELETE"): {"name": m, "alias": "candidate"},
+        ("mlflow:model-versions/create", "POST"): {
+            "name": m, "source": "s3://mlflow/v", "tags": [{"key": "steward.sha256", "value": "4" * 64}]},
+        ("mlflow:model-versions/update", "PATCH"): {"name": m, "version": v2, "description": "x"},
+        ("mlflow:model-versions/transition-stage", "POST"): {"name": m, "version": v2, "stage": "Staging"},
+        ("mlflow:model-versions/delete", "DELETE"): {"name": m, "version": v2},
+        ("mlflow:model-versions/get", "GET"): {"name": m, "version": str(v1)},
+        ("mlflow:model-versions/search", "GET"): {"filter": f"name = '{m}'"},
+        ("mlflow:model-versions/get-download-uri", "GET"): {"name": m, "version": str(v1)},
+        ("mlflow:model-versions/set-tag", "POST"): {"name": m, "version": str(v1), "key": "run", "value": "2"},
+        ("mlflow:model-versions/delete-tag", "DELETE"): {"name": m, "version": str(v1), "key": "run"},
+        ("mlflow:artifacts-list", "GET"): {"path": f"steward/{m}/{v1}"},
+    })
     # Monitoring uploads are files (multipart; see MULTIPART), fresh for each request.
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -538,21 +612,25 @@ def test_the_matrix(world, cast, settings):
             got = {}
             for owner in owners:
                 url, payload = target(world, route, method, owner)
-                client = api_clients[role] if route.startswith("api:") else page_clients[role]
+                client = api_clients[role] if route.startswith(("api:", "mlflow:")) else page_clients[role]
                 # Each user gets fresh role caches; the savepoint undoes the request's writes.
                 for user in cast.values():
                     user.__dict__.pop("_steward_roles", None)
                 if method == "GET":  # reads change nothing: no savepoint needed
-                    response = client.get(url)
+                    response = client.get(url, payload)
                 else:
                     with transaction.atomic():
-                        if route.startswith("api:"):
+                        if (route, method) == ("mlflow:artifacts", "PUT"):  # raw bytes, as the client sends them
+                            response = client.put(url, b"weights", content_type="application/octet-stream")
+                        elif route.startswith(("api:", "mlflow:")):
                             fmt = "multipart" if (route, method) in MULTIPART else "json"
                             response = getattr(client, method.lower())(url, payload, format=fmt)
                         else:
                             response = getattr(client, method.lower())(url, payload)
                         transaction.set_rollback(True)
                 got[owner] = str(response.status_code)
+                if route.startswith("mlflow:"):
+                    mismatches += _mlflow_shape(route, method, role, owner, response)
                 want = expected(route, method, role, owner if role == "dana" else "sam")
                 if got[owner] != want:
                     mismatches.append(f"{route} {method} as {role} on {owner}'s: expected {want}, got {got[owner]}")
@@ -562,6 +640,20 @@ def test_the_matrix(world, cast, settings):
     if os.environ.get("STEWARD_MATRIX_PRINT"):
         print("\n".join(f'    ("{r}", "{m}"): "{s}",' for (r, m), s in observed.items()))
     assert not mismatches, "\n".join(mismatches)
+
+
+def _mlflow_shape(route, method, role, owner, response) -> list[str]:
+    """What MLflow's client accepts: success is 200 with a JSON object (a file for downloads);
+    a refusal is `{"error_code", "message"}` with the code its status stands for."""
+    where = f"{route} {method} as {role} on {owner}'s"
+    if response.status_code == 200:
+        if response.get("Content-Type", "").startswith("application/json"):
+            return [] if isinstance(response.json(), dict) else [f"{where}: 200 without a JSON object"]
+        return [] if (route, method) == ("mlflow:artifacts", "GET") else [f"{where}: 200 without JSON"]
+    body = response.json()
+    if set(body) != {"error_code", "message"} or body["error_code"] not in MLFLOW_CODES.get(response.status_code, ()):
+        return [f"{where}: {response.status_code} {body} is not MLflow's error for that status"]
+    return []
 
 
 def _has_object(route: str) -> bool:

@@ -79,14 +79,16 @@ def test_paging_tokens_walk_every_model_once(api, models):
 def test_point_reads_cost_a_fixed_number_of_queries(api, models, django_assert_num_queries):
     dana = api("dana")
     dana.get(f"{BASE}/registered-models/get", {"name": "m-0"})  # token's last_used_at written once
-    # token+user+roles, model, tags, aliases, protected aliases, versions
-    with django_assert_num_queries(6):
+    # token+user+roles; model; its tags, aliases and the protected aliases (one query); newest
+    # version per stage
+    with django_assert_num_queries(4):
         assert dana.get(f"{BASE}/registered-models/get", {"name": "m-0"}).status_code == 200
-    # token+user+roles, version, tags, aliases, protected aliases (+ their holders: none)
-    with django_assert_num_queries(5):
+    # token+user+roles; version; its tags, aliases and the protected aliases (+ their holders: none)
+    with django_assert_num_queries(3):
         assert dana.get(f"{BASE}/model-versions/get", {"name": "m-0", "version": "1"}).status_code == 200
-    # as many models as asked for, in the same number of queries
-    with django_assert_num_queries(6):
+    # as many models as asked for, in the same number of queries: token; models; their extras;
+    # newest versions per stage
+    with django_assert_num_queries(4):
         body = dana.get(f"{BASE}/registered-models/search", {"max_results": 100}).json()
     assert len(body["registered_models"]) == 3
 

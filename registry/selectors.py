@@ -1,0 +1,223 @@
+"""The API's hot reads (a model, a page of models, a version, a page of versions) as rows from
+fixed-shape SQL, in the exact shape of `RegisteredModelSerializer` / `ModelVersionSerializer`.
+
+Why: building these answers through the ORM and DRF's serializers cost several times what the
+database spent answering them, and the model list grouped every model with its versions before
+taking a page (docs/benchmarks.md). The serializers stay the API's definition (the OpenAPI schema
+and every write answer come from them); `tests/registry/test_hot_reads.py` checks that these rows
+are what the serializers give for the same objects. The SQL is the same on PostgreSQL and
+SQLite but for one aggregate (a model's tag names: `STRING_AGG` / `GROUP_CONCAT`); values go
+through the converters the ORM would apply (`from_db`).
+"""
+
+from collections import defaultdict
+from functools import cache
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models.expressions import Col
+from django.urls import reverse
+from rest_framework import serializers
+
+from core import db
+from core.text import render_markdown
+
+from .models import Dataset, ModelVersion, RegisteredModel, Tag, UseCase
+
+_DATETIME = serializers.DateTimeField()  # DRF's representation of a timestamp, as the serializers give it
+
+
+@cache
+def _tables() -> dict:
+    q = connection.ops.quote_name
+    return {
+        "model": q(RegisteredModel._meta.db_table), "version": q(ModelVersion._meta.db_table),
+        "user": q(get_user_model()._meta.db_table), "use_case": q(UseCase._meta.db_table),
+        "tag": q(Tag._meta.db_table), "dataset": q(Dataset._meta.db_table),
+        "model_tags": q(RegisteredModel.tags.through._meta.db_table),
+        "version_tags": q(ModelVersion.tags.through._meta.db_table),
+        "training": q(ModelVersion.training_datasets.through._meta.db_table),
+        "validation": q(ModelVersion.validation_datasets.through._meta.db_table),
+        # A model's tag names in its own row (slugs: never a comma in them).
+        "join_names": "STRING_AGG(t.name, ',')" if connection.vendor == "postgresql" else "GROUP_CONCAT(t.name, ',')",
+    }
+
+
+def _rows(sql: str, params) -> list[tuple]:
+    return db.rows(sql.format(**_tables()), params)
+
+
+@cache
+def _converters(model, name: str) -> tuple:
+    """The backend's and the field's converters for a column, as the ORM's compiler applies them
+    (SQLite's text timestamps, JSON columns, …)."""
+    field = model._meta.get_field(name)
+    col = Col(model._meta.db_table, field)
+    return tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection)), col
+
+
+def from_db(model, name: str, value):
+    converters, col = _converters(model, name)
+    for convert in converters:
+        value = convert(value, col, connection)
+    return value
+
+
+def _when(model, name: str, value):
+    return _DATETIME.to_representation(from_db(model, name, value))
+
+
+def _in(ids) -> str:
+    return ", ".join(["%s"] * len(ids))
+
+
+# --- registered models ------------------------------------------------------------------------
+
+MODEL_SELECT = (
+    "SELECT m.id, m.name, m.description, u.username, m.use_case_id, uc.name, "
+    "(SELECT MAX(v.number) FROM {version} v WHERE v.model_id = m.id), "
+    "(SELECT MAX(v.number) FROM {version} v WHERE v.model_id = m.id AND v.stage = 'production'), "
+    "(SELECT COUNT(*) FROM {version} v WHERE v.model_id = m.id), "
+    "m.created_at, m.updated_at, "
+    "(SELECT {join_names} FROM {model_tags} mt JOIN {tag} t ON t.id = mt.tag_id WHERE mt.registeredmodel_id = m.id) "
+    "FROM {model} m JOIN {user} u ON u.id = m.owner_id JOIN {use_case} uc ON uc.id = m.use_case_id "
+)
+
+
+def _model_dicts(rows) -> list[dict]:
+    return [
+        {
+            "id": pk, "name": name, "description": description, "description_html": render_markdown(description),
+            "owner": owner, "use_case": use_case, "use_case_name": use_case_name,
+            "tags": sorted(tags.split(",")) if tags else [],
+            "latest_version": latest, "production_version": production, "version_count": count,
+            "created_at": _when(RegisteredModel, "created_at", created),
+            "updated_at": _when(RegisteredModel, "updated_at", updated),
+        }
+        for pk, name, description, owner, use_case, use_case_name, latest, production, count, created, updated, tags
+        in rows
+    ]
+
+
+def model_get(*, name: str) -> dict | None:
+    """`GET /api/v1/models/{name}/`'s answer, or None."""
+    rows = _rows(MODEL_SELECT + "WHERE m.name = %s", [name])
+    return _model_dicts(rows)[0] if rows else None
+
+
+class ModelPage:
+    """Every model by name, for Django's paginator: counted and sliced in SQL."""
+
+    def count(self) -> int:
+        if not hasattr(self, "_count"):
+            self._count = _rows("SELECT COUNT(*) FROM {model}", [])[0][0]
+        return self._count
+
+    def __getitem__(self, page: slice) -> list[dict]:
+        if page.stop <= page.start:
+            return []
+        return _model_dicts(_rows(MODEL_SELECT + "ORDER BY m.name LIMIT %s OFFSET %s", [page.stop - page.start, page.start]))
+
+
+def models_by_ids(ids: list[int]) -> list[dict]:
+    """The models with these ids, in this order (a page chosen by the list's filters)."""
+    if not ids:
+        return []
+    by_id = {row["id"]: row for row in _model_dicts(_rows(MODEL_SELECT + f"WHERE m.id IN ({_in(ids)})", list(ids)))}
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+# --- model versions ---------------------------------------------------------------------------
+
+VERSION_SELECT = (
+    "SELECT v.id, m.name, v.number, v.description, v.artifact_uri, v.artifact_filename, v.artifact, v.sha256, "
+    "v.size, v.framework, v.input_signature, v.code_repository, v.code_commit, v.training_run, v.params, "
+    "v.metrics, v.stage, v.status, v.status_checked_at, u.username, v.created_at, v.updated_at "
+    "FROM {version} v JOIN {model} m ON m.id = v.model_id JOIN {user} u ON u.id = v.created_by_id "
+)
+# Datasets in their model's order (name, version), as the serializer's related fields list them;
+# tags sorted by the serializer.
+LINKS_SQL = (
+    "SELECT 1, l.modelversion_id, l.dataset_id, d.name, d.version FROM {training} l "
+    "JOIN {dataset} d ON d.id = l.dataset_id WHERE l.modelversion_id IN ({ids}) "
+    "UNION ALL SELECT 2, l.modelversion_id, l.dataset_id, d.name, d.version FROM {validation} l "
+    "JOIN {dataset} d ON d.id = l.dataset_id WHERE l.modelversion_id IN ({ids}) "
+    "UNION ALL SELECT 3, l.modelversion_id, l.tag_id, t.name, '' FROM {version_tags} l "
+    "JOIN {tag} t ON t.id = l.tag_id WHERE l.modelversion_id IN ({ids}) "
+    "ORDER BY 1, 4, 5"
+)
+
+
+def _version_dicts(rows) -> list[dict]:
+    ids = [row[0] for row in rows]
+    links = {1: defaultdict(list), 2: defaultdict(list), 3: defaultdict(list)}
+    if ids:
+        sql = LINKS_SQL.replace("{ids}", _in(ids))
+        for kind, version_id, other_id, name, _ in _rows(sql, ids * 3):
+            links[kind][version_id].append(name if kind == 3 else other_id)
+    out = []
+    for (pk, model, number, description, artifact_uri, artifact_filename, artifact, sha256, size, framework,
+         signature, repository, commit, run, params, metrics, stage, status, checked, created_by, created,
+         updated) in rows:
+        out.append({
+            "id": pk, "model": model, "number": number, "description": description, "artifact_uri": artifact_uri,
+            "artifact_filename": artifact_filename,
+            "artifact_url": reverse("api:version-artifact", kwargs={"name": model, "number": number}) if artifact else None,
+            "sha256": sha256, "size": size, "framework": framework,
+            "input_signature": from_db(ModelVersion, "input_signature", signature),
+            "training_datasets": links[1][pk], "validation_datasets": links[2][pk],
+            "code_repository": repository, "code_commit": commit, "training_run": run,
+            "params": from_db(ModelVersion, "params", params), "metrics": from_db(ModelVersion, "metrics", metrics),
+            "stage": stage, "status": status,
+            "status_checked_at": _when(ModelVersion, "status_checked_at", checked) if checked is not None else None,
+            "tags": sorted(links[3][pk]), "created_by": created_by,
+            "created_at": _when(ModelVersion, "created_at", created),
+            "updated_at": _when(ModelVersion, "updated_at", updated),
+        })
+    return out
+
+
+def version_get(*, model_name: str, number: int) -> dict | None:
+    """`GET /api/v1/models/{name}/versions/{number}/`'s answer, or None."""
+    rows = _rows(VERSION_SELECT + "WHERE m.name = %s AND v.number = %s", [model_name, number])
+    return _version_dicts(rows)[0] if rows else None
+
+
+class VersionPage:
+    """The versions of one model, newest first, for Django's paginator.
+
+    Given the page the request asks for (`offset`, `limit`), the paginator's count and that page
+    come from one statement (`COUNT(*) OVER ()` beside the rows); otherwise, or past the last
+    version, the count is a query of its own."""
+
+    def __init__(self, *, model_name: str, offset: int | None = None, limit: int | None = None):
+        self.model_name, self.offset, self.limit = model_name, offset, limit
+        self._rows = None
+
+    def count(self) -> int:
+        if not hasattr(self, "_count") and self.offset is not None and self.limit:
+            rows = _rows(VERSION_SELECT.replace(" FROM ", ", COUNT(*) OVER () FROM ", 1)
+                         + "WHERE m.name = %s ORDER BY v.number DESC LIMIT %s OFFSET %s",
+                         [self.model_name, self.limit, self.offset])
+            if rows:
+                self._count, self._rows = rows[0][-1], [row[:-1] for row in rows]
+        if not hasattr(self, "_count"):
+            self._count = _rows("SELECT COUNT(*) FROM {version} v JOIN {model} m ON m.id = v.model_id WHERE m.name = %s",
+                                [self.model_name])[0][0]
+        return self._count
+
+    def __getitem__(self, page: slice) -> list[dict]:
+        if page.stop <= page.start:
+            return []
+        if self._rows is not None and page.start == self.offset and page.stop - page.start <= len(self._rows):
+            return _version_dicts(self._rows[:page.stop - page.start])
+        return _version_dicts(_rows(VERSION_SELECT + "WHERE m.name = %s ORDER BY v.number DESC LIMIT %s OFFSET %s",
+                                    [self.model_name, page.stop - page.start, page.start]))
+
+
+def versions_by_ids(ids: list[int]) -> list[dict]:
+    """The versions with these ids, in this order."""
+    if not ids:
+        return []
+    by_id = {row["id"]: row for row in _version_dicts(_rows(VERSION_SELECT + f"WHERE v.id IN ({_in(ids)})", list(ids)))}
+    return [by_id[pk] for pk in ids if pk in by_id]
