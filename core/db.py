@@ -15,7 +15,12 @@ from django.db import connection
 
 class _PreparedCursor(psycopg.Cursor):
     def execute(self, query, params=None, *, prepare=None, binary=None):
-        return super().execute(query, params, prepare=True, binary=binary)
+        super().execute(query, params, prepare=True, binary=binary)
+        if connection.queries_logged:
+            # Django's query log (DEBUG, tests' query captures) reads the statement's text from
+            # `_query`, which psycopg fills only for client-side binding.
+            self._query = self._convert_query(query, params)
+        return self
 
 
 def rows(sql: str, params) -> list[tuple]:
