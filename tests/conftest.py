@@ -221,6 +221,6 @@ def celery_worker(django_db_setup, django_db_blocker):
     broker = settings.CELERY_BROKER_URL
     if not (broker.startswith("redis://") or broker.startswith("filesystem")):
         pytest.skip(f"worker tests need Redis or the filesystem broker, not {broker}")
-    proc = start_worker("test")
+    proc = start_worker("test", log_name="celery-worker-session.log")  # not overwritten by other tests' workers
     yield proc
     stop_worker(proc)
