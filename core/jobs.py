@@ -98,7 +98,7 @@ def _failed(failed, job, exc: Exception, attempts: int) -> str:
 
 def job_run(*, task, job_id: int, body, failed=None) -> str:
     """Claim job `job_id`, run `body(job)` under a heartbeat, record what it returns."""
-    attempt = job_claim(job_id=job_id, heartbeat=True)
+    attempt = job_claim(job_id=job_id, heartbeat=True, task=task.name)
     if not attempt:
         return "skipped: job already claimed or finished"
     job = BackgroundJob.objects.get(pk=job_id)
@@ -143,7 +143,7 @@ def beat_sweep(*, kind: str, job_id: int | None, run, key: str, done: str) -> in
     under `key` and "<count> <done>". Returns the count, or "skipped" when the job was claimed."""
     if job_id is None:
         job_id = job_create(kind=kind, message="Queued by beat").pk
-    if not job_claim(job_id=job_id):
+    if not job_claim(job_id=job_id, kind=kind):
         return "skipped"
     try:
         made = run()

@@ -106,8 +106,13 @@ def job_enqueue(*, job: BackgroundJob, task) -> None:
     transaction.on_commit(send)
 
 
-def job_claim(*, job_id: int, heartbeat: bool = False) -> int:
+def job_claim(*, job_id: int, heartbeat: bool = False, task: str | None = None, kind: str | None = None) -> int:
     """`pending → running` in one conditional UPDATE.
+
+    `task` (the claiming task's name) and `kind`: a message claims only the job it was sent for —
+    one whose recorded task is that task (or none was recorded: called directly) and of that kind.
+    A stray message naming another job's id (ids of rolled-back rows are reused on SQLite)
+    leaves that job to its own task.
 
     Returns the attempt number (1, 2, …) to the one caller that won, 0 to every other. The attempt
     number fences the run: heartbeats and `job_finish(attempt=…)` of a run that beat has since
@@ -115,16 +120,16 @@ def job_claim(*, job_id: int, heartbeat: bool = False) -> int:
     the job is presumed dead after STEWARD_JOB_DEAD_AFTER of silence; a job claimed without one
     is presumed dead only past the task time limit.
     """
-    attempts = (
-        BackgroundJob.objects.filter(pk=job_id, status=BackgroundJob.Status.PENDING)
-        .values_list("attempts", flat=True).first()
-    )
+    pending = BackgroundJob.objects.filter(pk=job_id, status=BackgroundJob.Status.PENDING)
+    if task is not None:
+        pending = pending.filter(task__in=[task, ""])
+    if kind is not None:
+        pending = pending.filter(kind=kind)
+    attempts = pending.values_list("attempts", flat=True).first()
     if attempts is None:
         return 0
     now = timezone.now()
-    claimed = BackgroundJob.objects.filter(
-        pk=job_id, status=BackgroundJob.Status.PENDING, attempts=attempts
-    ).update(
+    claimed = pending.filter(attempts=attempts).update(
         status=BackgroundJob.Status.RUNNING, started_at=now, heartbeat_at=now if heartbeat else None,
         message="Running",
         attempts=attempts + 1,

@@ -28,10 +28,10 @@ def version(cast):
     return services.model_version_register(actor=dana, model=model, artifact_uri="s3://x", sha256="a" * 64)
 
 
-def _lost_job(version):
-    """A job whose message never reached the broker (created, never sent)."""
+def _lost_job(version, task=artifact_verify):
+    """A job for `task` whose message never reached the broker (created, never sent)."""
     job = job_create(kind="artifact_verify", obj=version)
-    BackgroundJob.objects.filter(pk=job.pk).update(task=artifact_verify.name)
+    BackgroundJob.objects.filter(pk=job.pk).update(task=task.name)
     return job
 
 
@@ -209,7 +209,7 @@ def test_job_task_releases_the_job_for_celery_retries_and_fails_it_when_they_run
         calls.append(job.attempts)
         raise ConnectionError("storage unreachable")
 
-    job = _lost_job(version)
+    job = _lost_job(version, flaky)
     outcome = flaky.apply(args=[job.pk])  # in this process, retries included
     assert isinstance(outcome.result, ConnectionError)
     job.refresh_from_db()
@@ -224,8 +224,29 @@ def test_job_task_records_the_outcome_once(version):
     def counting(job):
         return JobOutcome(ok=True, result={"object": job.object_id}, message="Counted")
 
-    job = _lost_job(version)
+    job = _lost_job(version, counting)
     assert counting.apply(args=[job.pk]).get() == "succeeded"
     assert counting.apply(args=[job.pk]).get() == "skipped: job already claimed or finished"
     job.refresh_from_db()
     assert (job.status, job.attempts, job.result, job.message) == ("succeeded", 1, {"object": str(version.pk)}, "Counted")
+
+
+def test_a_message_for_another_task_leaves_the_job_to_its_own(version, cast):
+    """A stray message naming this job's id (on SQLite a rolled-back job's id is given again) but
+    sent for another task claims nothing; the job's own task then runs it once."""
+    from core.tasks import mail_send
+
+    job = _lost_job(version)  # recorded for registry.tasks.artifact_verify
+    assert mail_send(job.pk) == "skipped: job already claimed or finished"
+    assert BackgroundJob.objects.get(pk=job.pk).status == "pending"
+    assert artifact_verify(job.pk) == "succeeded"
+    assert BackgroundJob.objects.get(pk=job.pk).status == "succeeded"
+    assert job_claim(job_id=job.pk) == 0
+
+
+def test_a_beat_sweep_claims_only_a_job_of_its_kind(version):
+    from core.jobs import beat_sweep
+
+    job = _lost_job(version)  # an artifact check, not a sweep
+    assert beat_sweep(kind="reviews_open_due", job_id=job.pk, run=list, key="ids", done="made") == "skipped"
+    assert BackgroundJob.objects.get(pk=job.pk).status == "pending"
