@@ -4,27 +4,16 @@ key/value tags on them."""
 from django.db import transaction
 
 from audit.services import audit_record
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput
 from registry import services as registry
 from registry.models import RegisteredModel, UseCase
 
 from ..access import require_write
 from ..models import ModelTag
+from .tags import check_tag, tag_delete, tag_set
 
 # The tag naming the use case of a model created through MLflow (id or name).
 TAG_USE_CASE = "steward.use_case"
-MAX_TAG_KEY = 250
-MAX_TAG_VALUE = 5000
-
-
-def check_tag(key: str, value: str) -> None:
-    errors = {}
-    if not key or len(key) > MAX_TAG_KEY:
-        errors["key"] = [f"A tag key has 1–{MAX_TAG_KEY} characters."]
-    if value is not None and len(value) > MAX_TAG_VALUE:
-        errors["value"] = [f"A tag value has at most {MAX_TAG_VALUE} characters."]
-    if errors:
-        raise InvalidInput("Invalid tag.", fields=errors)
 
 
 def use_case_for(*, actor, tags: dict) -> UseCase:
@@ -66,27 +55,12 @@ def model_create(*, actor, name: str, description: str = "", tags: dict | None =
 @transaction.atomic
 def model_tag_set(*, actor, model: RegisteredModel, key: str, value: str) -> ModelTag:
     require_write(actor, model)
-    check_tag(key, value)
-    tag = ModelTag.objects.select_for_update().filter(model=model, key=key).first()
-    before = tag.value if tag else None
-    if tag is None:
-        tag = ModelTag.objects.create(model=model, key=key, value=value or "")
-    elif tag.value != value:
-        tag.value = value or ""
-        tag.save(update_fields=["value"])
-    if before != tag.value:
-        audit_record(action="mlflow.model_tag.set", actor=actor, obj=model,
-                     changes={f"tag:{key}": {"before": before, "after": tag.value}})
-    return tag
+    return tag_set(actor=actor, tags=model.mlflow_tags, obj=model, key=key, value=value, action="mlflow.model_tag.set")
 
 
 @transaction.atomic
 def model_tag_delete(*, actor, model: RegisteredModel, key: str) -> None:
     require_write(actor, model)
-    tag = ModelTag.objects.filter(model=model, key=key).first()
-    if tag is None:
-        raise NotFound(f"No tag with key {key!r} on registered model {model.name!r}.")
-    audit_record(action="mlflow.model_tag.delete", actor=actor, obj=model,
-                 changes={f"tag:{key}": {"before": tag.value, "after": None}})
-    tag.delete()
+    tag_delete(actor=actor, tags=model.mlflow_tags, obj=model, key=key, action="mlflow.model_tag.delete",
+               missing=f"No tag with key {key!r} on registered model {model.name!r}.")
 

@@ -9,14 +9,14 @@ from django.core.files import File
 from django.db import transaction
 
 from audit.services import audit_record
-from core.errors import Forbidden, InvalidInput, NotFound
+from core.errors import Forbidden, InvalidInput
 from registry import services as registry
 from registry.models import Dataset, ModelVersion, RegisteredModel, Stage
 
 from ..access import require_write
 from ..models import StagedArtifact, VersionTag
 from .artifacts import source_path, zip_of
-from .registered_models import check_tag
+from .tags import check_tag, tag_delete, tag_set
 
 # Tags with these keys feed Steward fields when a version is created.
 TAG_SHA256 = "steward.sha256"
@@ -105,29 +105,15 @@ def _register_staged(*, actor, model, path: str, lineage: dict) -> ModelVersion:
 @transaction.atomic
 def version_tag_set(*, actor, version: ModelVersion, key: str, value: str) -> VersionTag:
     require_write(actor, version.model)
-    check_tag(key, value)
-    tag = VersionTag.objects.select_for_update().filter(version=version, key=key).first()
-    before = tag.value if tag else None
-    if tag is None:
-        tag = VersionTag.objects.create(version=version, key=key, value=value or "")
-    elif tag.value != value:
-        tag.value = value or ""
-        tag.save(update_fields=["value"])
-    if before != tag.value:
-        audit_record(action="mlflow.version_tag.set", actor=actor, obj=version,
-                     changes={f"tag:{key}": {"before": before, "after": tag.value}})
-    return tag
+    return tag_set(actor=actor, tags=version.mlflow_tags, obj=version, key=key, value=value,
+                   action="mlflow.version_tag.set")
 
 
 @transaction.atomic
 def version_tag_delete(*, actor, version: ModelVersion, key: str) -> None:
     require_write(actor, version.model)
-    tag = VersionTag.objects.filter(version=version, key=key).first()
-    if tag is None:
-        raise NotFound(f"No tag with key {key!r} on {version}.")
-    audit_record(action="mlflow.version_tag.delete", actor=actor, obj=version,
-                 changes={f"tag:{key}": {"before": tag.value, "after": None}})
-    tag.delete()
+    tag_delete(actor=actor, tags=version.mlflow_tags, obj=version, key=key, action="mlflow.version_tag.delete",
+               missing=f"No tag with key {key!r} on {version}.")
 
 
 @transaction.atomic
