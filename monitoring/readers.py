@@ -93,6 +93,16 @@ def columns_of(path: str, fmt: str) -> dict:
             for f in schema}
 
 
+def _ndjson_object(row: int, line: bytes) -> dict:
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        raise RowError(row, None, f"not a JSON object: {exc}") from None
+    if not isinstance(obj, dict):
+        raise RowError(row, None, "not a JSON object")
+    return obj
+
+
 def _ndjson_head_kinds(head: bytes) -> dict:
     """Kinds from the first lines when pyarrow cannot infer one type per column (mixed values):
     numeric only if every value seen is a number. The reader then names the offending row."""
@@ -100,12 +110,7 @@ def _ndjson_head_kinds(head: bytes) -> dict:
     for row, line in enumerate(head.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            raise RowError(row, None, f"not a JSON object: {exc}") from None
-        if not isinstance(obj, dict):
-            raise RowError(row, None, "not a JSON object")
+        obj = _ndjson_object(row, line)
         for key, value in obj.items():
             number = value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
             kinds[key] = NUMERIC if number and kinds.get(key, NUMERIC) == NUMERIC else CATEGORICAL
@@ -229,12 +234,7 @@ def _locate_ndjson_error(lines, offset, columns):
         if not line.strip():
             continue
         row += 1
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            raise RowError(row, None, f"not a JSON object: {exc}") from None
-        if not isinstance(obj, dict):
-            raise RowError(row, None, "not a JSON object")
+        obj = _ndjson_object(row, line)
         for name, kind in columns.items():
             value = obj.get(name)
             if kind == NUMERIC and value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
