@@ -2,6 +2,10 @@
 
 Each state change is one keyword-only function: permission check (`access`), one transaction,
 one audit event. Uploads (reference profiles, production batches, labels) are `ingest`.
+
+A little over 400 lines on purpose: a check is requested, split into parts, run part by part and
+finalised here, and those steps share the part bookkeeping; split apart they would import each
+other.
 """
 
 from __future__ import annotations

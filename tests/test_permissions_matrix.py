@@ -1,5 +1,6 @@
 """The permissions matrix: every API route and every portal page and form POST, for each role,
-on the caller's own object and on someone else's → the expected status.
+on the caller's own object and on someone else's → the expected status. One file on purpose (over
+400 lines): the matrix is one table, read and reviewed as a whole.
 
 Routes come from the URL configuration, so a route without an entry in `MATRIX` fails
 `test_every_route_has_an_entry`. Adding one is one line::

@@ -3,7 +3,8 @@
 References are scipy/statsmodels applied to raw simulated data (seeded numpy RandomState),
 formulas evaluated here on the raw data, or values printed in published worked examples (R's
 documentation, gsDesign / Jennison & Turnbull). No number in this file was produced by
-abtests.stats. The module under test is pure Python: nothing here needs Django.
+abtests.stats. The module under test is pure Python: nothing here needs Django. As long as
+abtests/stats.py, for the same reason: each statistic sits next to its references.
 """
 
 import ast

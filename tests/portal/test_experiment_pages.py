@@ -1,7 +1,8 @@
 """The experiment pages: list, design form and its plan partial, one experiment's life, dashboard.
 
 Experiments are built through the abtests services; analyses run their service in this process (the
-browser test runs one on a real worker).
+browser test runs one on a real worker). A little over 400 lines: one file per page family, as
+in portal/.
 """
 
 import hashlib
