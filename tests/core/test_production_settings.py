@@ -86,3 +86,61 @@ def test_guessing_tokens_is_throttled_per_address(cast, tight_rates):
     assert [guesser.get("/api/v1/use-cases/").status_code for _ in range(2)] == [401, 401]
     refused = guesser.get("/api/v1/use-cases/")
     assert refused.status_code == 429 and refused.json()["status"] == 429
+
+
+class _Clock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _anonymous_request(address="203.0.113.9"):
+    from django.contrib.auth.models import AnonymousUser
+    from django.test import RequestFactory
+
+    request = RequestFactory().get("/api/schema/", REMOTE_ADDR=address)
+    request.user = AnonymousUser()
+    return request
+
+
+def test_the_window_counter_refuses_the_request_over_the_limit_and_its_retry_after_is_honest(settings, monkeypatch):
+    """4 a minute: the fifth request of a window is refused; waiting `wait()` seconds is enough
+    and no less is; the previous window still counts at its share of the period."""
+    from django.core.cache import cache
+
+    from core.throttling import AnonRateThrottle
+
+    cache.clear()
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": None, "anon": "4/minute"}}
+    clock = _Clock(6000.0)  # the start of a window (6000 = 100 × 60)
+    monkeypatch.setattr(AnonRateThrottle, "timer", clock)
+    request = _anonymous_request()
+
+    def allowed() -> bool:
+        throttle = AnonRateThrottle()
+        ok = throttle.allow_request(request, None)
+        allowed.last = throttle
+        return ok
+
+    for second in (0, 10, 20, 30):  # evenly spread over the first half of the window
+        clock.now = 6000.0 + second
+        assert allowed()
+    clock.now = 6040.0
+    assert not allowed()
+    wait = allowed.last.wait()
+    assert wait == pytest.approx(20, abs=0.01)  # this window is full: until the next one
+    clock.now = 6040.0 + wait - 0.5
+    assert not allowed()
+    # A sixth of the way into the next window the previous one's 4 requests count as 3⅓: one more.
+    clock.now = 6070.0
+    assert allowed()
+    assert not allowed()
+    wait = allowed.last.wait()  # until 4·(1 − f) + 1 < 4, f > ¼: 5 s
+    assert wait == pytest.approx(5, abs=0.01)
+    clock.now = 6070.0 + wait - 0.5
+    assert not allowed()
+    clock.now = 6070.0 + wait
+    assert allowed()
+    assert AnonRateThrottle().allow_request(_anonymous_request("198.51.100.7"), None)  # its own budget
