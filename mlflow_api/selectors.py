@@ -8,12 +8,11 @@ rest here.
 """
 
 from collections import defaultdict, namedtuple
-from datetime import UTC
 from functools import cache
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.utils.dateparse import parse_datetime
+from django.db.models import QuerySet
 
 from core import db
 from registry.models import ModelVersion, RegisteredModel
@@ -21,21 +20,27 @@ from registry.models import ModelVersion, RegisteredModel
 from .models import Alias, ModelTag, ProtectedAlias, VersionTag
 
 VersionRow = namedtuple("VersionRow", "id model_id model_name number description artifact artifact_uri "
-                                      "stage status training_run created_at updated_at username")
-ModelRow = namedtuple("ModelRow", "id name description created_at updated_at username")
+                                      "stage status training_run created_ms updated_ms username")
+ModelRow = namedtuple("ModelRow", "id name description created_ms updated_ms username")
 
+# Timestamps come as epoch milliseconds, computed by the database (`core.db.epoch_ms_sql`).
 VERSION_VALUES = ["id", "model_id", "model__name", "number", "description", "artifact", "artifact_uri", "stage",
-                  "status", "training_run", "created_at", "updated_at", "created_by__username"]
-MODEL_VALUES = ["id", "name", "description", "created_at", "updated_at", "owner__username"]
+                  "status", "training_run", "created_ms", "updated_ms", "created_by__username"]
+MODEL_VALUES = ["id", "name", "description", "created_ms", "updated_ms", "owner__username"]
 
 
-def ms(value) -> int:
-    """A timestamp column (aware from PostgreSQL, naive UTC or text from SQLite) → epoch ms."""
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return int(value.timestamp() * 1000)
+def _with_ms(queryset):
+    return queryset.annotate(created_ms=db.EpochMs("created_at"), updated_ms=db.EpochMs("updated_at"))
+
+
+def model_rows(queryset) -> QuerySet:
+    """A (filtered, ordered) queryset of registered models as `ModelRow` values."""
+    return _with_ms(queryset).values_list(*MODEL_VALUES)
+
+
+def version_rows(queryset) -> QuerySet:
+    """A (filtered, ordered) queryset of model versions as `VersionRow` values."""
+    return _with_ms(queryset).values_list(*VERSION_VALUES)
 
 
 @cache
@@ -46,6 +51,8 @@ def _tables() -> dict:
         "user": q(get_user_model()._meta.db_table), "mtag": q(ModelTag._meta.db_table),
         "vtag": q(VersionTag._meta.db_table), "alias": q(Alias._meta.db_table),
         "protected": q(ProtectedAlias._meta.db_table),
+        **{f"{alias}_{column}": db.epoch_ms_sql(f"{alias}.{column}_at", connection.vendor)
+           for alias in "vmn" for column in ("created", "updated")},
     }
 
 
@@ -53,13 +60,9 @@ def _rows(sql: str, params) -> list[tuple]:
     return db.rows(sql.format(**_tables()), params)
 
 
-def _in(ids) -> str:
-    return ", ".join(["%s"] * len(ids))
-
-
 VERSION_SELECT = (
     "SELECT v.id, v.model_id, m.name, v.number, v.description, v.artifact, v.artifact_uri, v.stage, v.status, "
-    "v.training_run, v.created_at, v.updated_at, u.username FROM {version} v "
+    "v.training_run, {v_created}, {v_updated}, u.username FROM {version} v "
     "JOIN {model} m ON m.id = v.model_id JOIN {user} u ON u.id = v.created_by_id "
 )
 
@@ -75,18 +78,19 @@ def newest_per_stage(model_ids) -> list[VersionRow]:
     so a model with many versions costs no more rows than stages."""
     if not model_ids:
         return []
+    where, params = db.any_of("v.model_id", model_ids)
     # The window runs over the versions alone; the few rows it keeps are joined to their model
     # and creator afterwards (joining first made PostgreSQL hash every model: 7 ms against 1).
     sql = (
         "SELECT n.id, n.model_id, m.name, n.number, n.description, n.artifact, n.artifact_uri, n.stage, n.status, "
-        "n.training_run, n.created_at, n.updated_at, u.username FROM (SELECT v.id, v.model_id, v.number, "
+        "n.training_run, {n_created}, {n_updated}, u.username FROM (SELECT v.id, v.model_id, v.number, "
         "v.description, v.artifact, v.artifact_uri, v.stage, v.status, v.training_run, v.created_at, v.updated_at, "
         "v.created_by_id, ROW_NUMBER() OVER (PARTITION BY v.model_id, v.stage ORDER BY v.number DESC) AS rn "
-        f"FROM {{version}} v WHERE v.model_id IN ({_in(model_ids)})) n "
+        f"FROM {{version}} v WHERE {where}) n "
         "JOIN {model} m ON m.id = n.model_id JOIN {user} u ON u.id = n.created_by_id "
         "WHERE n.rn = 1 ORDER BY n.model_id, n.number DESC"
     )
-    return [VersionRow(*r) for r in _rows(sql, list(model_ids))]
+    return [VersionRow(*r) for r in _rows(sql, params)]
 
 
 def versions_named(name: str, offset: int, limit: int) -> list[VersionRow]:
@@ -96,19 +100,19 @@ def versions_named(name: str, offset: int, limit: int) -> list[VersionRow]:
 
 
 def model_get(name: str) -> ModelRow | None:
-    rows = _rows("SELECT m.id, m.name, m.description, m.created_at, m.updated_at, u.username FROM {model} m "
+    rows = _rows("SELECT m.id, m.name, m.description, {m_created}, {m_updated}, u.username FROM {model} m "
                  "JOIN {user} u ON u.id = m.owner_id WHERE m.name = %s", [name])
     return ModelRow(*rows[0]) if rows else None
 
 
 
 
-def _extras(sql: str, ids) -> tuple[dict, dict, dict]:
+def _extras(sql: str, params: list) -> tuple[dict, dict, dict]:
     """Tags (kind 1), aliases (kind 2) and the protected-alias table (kind 3) in one statement:
     one round trip where there were three."""
     tags, aliases, protected = defaultdict(list), defaultdict(list), {}
     sql += " UNION ALL SELECT 3, NULL, alias, stage FROM {protected} ORDER BY 1, 3"
-    for kind, owner_id, key, value in _rows(sql, list(ids) * 2):
+    for kind, owner_id, key, value in _rows(sql, params):
         if kind == 1:
             tags[owner_id].append({"key": key, "value": value})
         elif kind == 2:
@@ -123,22 +127,23 @@ def _extras(sql: str, ids) -> tuple[dict, dict, dict]:
 def model_extras(model_ids) -> tuple[dict, dict, dict]:
     """({model_id: [{key, value}] by key}, {model_id: [(alias, version number as text)]},
     {protected alias: stage})."""
-    ids = list(model_ids) or [None]
+    tagged, params = db.any_of("model_id", list(model_ids) or [0])
+    aliased, _ = db.any_of("a.model_id", list(model_ids) or [0])
     return _extras(
-        f"SELECT 1, model_id, key, value FROM {{mtag}} WHERE model_id IN ({_in(ids)}) "
+        f"SELECT 1, model_id, key, value FROM {{mtag}} WHERE {tagged} "
         "UNION ALL SELECT 2, a.model_id, a.alias, CAST(v.number AS TEXT) FROM {alias} a "
-        f"JOIN {{version}} v ON v.id = a.version_id WHERE a.model_id IN ({_in(ids)})",
-        ids,
+        f"JOIN {{version}} v ON v.id = a.version_id WHERE {aliased}",
+        params * 2,
     )
 
 
 def version_extras(version_ids) -> tuple[dict, dict, dict]:
     """({version_id: [{key, value}] by key}, {version_id: [(alias, '')]}, {protected alias: stage})."""
-    ids = list(version_ids) or [None]
+    where, params = db.any_of("version_id", list(version_ids) or [0])
     return _extras(
-        f"SELECT 1, version_id, key, value FROM {{vtag}} WHERE version_id IN ({_in(ids)}) "
-        f"UNION ALL SELECT 2, version_id, alias, '' FROM {{alias}} WHERE version_id IN ({_in(ids)})",
-        ids,
+        f"SELECT 1, version_id, key, value FROM {{vtag}} WHERE {where} "
+        f"UNION ALL SELECT 2, version_id, alias, '' FROM {{alias}} WHERE {where}",
+        params * 2,
     )
 
 
@@ -163,10 +168,12 @@ def protected_holders(versions: list[VersionRow], protected_map: dict[str, str])
         return holders
     stages = sorted(by_stage)
     seen = set()
+    of_models, model_params = db.any_of("model_id", model_ids)
+    in_stages, stage_params = db.any_of("stage", stages)
     for model_id, stage, version_id in _rows(
-        f"SELECT model_id, stage, id FROM {{version}} WHERE model_id IN ({_in(model_ids)}) "
-        f"AND stage IN ({_in(stages)}) ORDER BY model_id, stage, number DESC",
-        [*model_ids, *stages],
+        f"SELECT model_id, stage, id FROM {{version}} WHERE {of_models} AND {in_stages} "
+        "ORDER BY model_id, stage, number DESC",
+        [*model_params, *stage_params],
     ):
         if (model_id, stage) not in seen:
             seen.add((model_id, stage))

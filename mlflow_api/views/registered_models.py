@@ -57,7 +57,7 @@ MODEL_ORDER = {"name": "name", "timestamp": "updated_at", "last_updated_timestam
 def search_registered_models(request, p):
     q = search.model_filter(p.get("filter") or "")
     ordering = search.order_by(p.list("order_by"), MODEL_ORDER, ["name"])
-    queryset = RegisteredModel.objects.filter(q).order_by(*ordering).values_list(*selectors.MODEL_VALUES)
+    queryset = selectors.model_rows(RegisteredModel.objects.filter(q).order_by(*ordering))
     models, token = page(queryset, p, default=100, maximum=1000)
     body = {"registered_models": models_payload([selectors.ModelRow(*m) for m in models])}
     if token:

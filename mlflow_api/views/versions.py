@@ -56,7 +56,7 @@ def search_model_versions(request, p):
         return body
     q = search.version_filter(p.get("filter") or "")
     ordering = search.order_by(p.list("order_by"), VERSION_ORDER, ["model__name", "-number"])
-    queryset = ModelVersion.objects.filter(q).order_by(*ordering).values_list(*selectors.VERSION_VALUES)
+    queryset = selectors.version_rows(ModelVersion.objects.filter(q).order_by(*ordering))
     versions, token = page(queryset, p, default=10000, maximum=200000)
     body = {"model_versions": versions_payload([selectors.VersionRow(*v) for v in versions])}
     if token:

@@ -33,8 +33,8 @@ def version_dict(v: selectors.VersionRow, *, tags=None, aliases=None) -> dict:
     out = {
         "name": v.model_name,
         "version": str(v.number),
-        "creation_timestamp": selectors.ms(v.created_at),
-        "last_updated_timestamp": selectors.ms(v.updated_at),
+        "creation_timestamp": v.created_ms,
+        "last_updated_timestamp": v.updated_ms,
         "user_id": v.username,
         "current_stage": STEWARD_TO_MLFLOW_STAGE[v.stage],
         "description": v.description,
@@ -83,8 +83,8 @@ def models_payload(models: list[selectors.ModelRow]) -> list[dict]:
     return [
         {
             "name": m.name,
-            "creation_timestamp": selectors.ms(m.created_at),
-            "last_updated_timestamp": selectors.ms(m.updated_at),
+            "creation_timestamp": m.created_ms,
+            "last_updated_timestamp": m.updated_ms,
             "user_id": m.username,
             "description": m.description,
             "latest_versions": [version_dict(v) for v in sorted(latest[m.id].values(), key=lambda v: v.number)],

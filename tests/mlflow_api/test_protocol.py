@@ -199,3 +199,31 @@ def test_a_read_token_stays_read_only_through_the_mlflow_protocol(client, cast, 
     from registry.models import RegisteredModel
 
     assert not RegisteredModel.objects.filter(name="sneaky").exists()
+
+
+def test_timestamps_are_the_stored_instant_in_whole_milliseconds_on_every_path(api, models):
+    """The database turns timestamps into MLflow's epoch milliseconds (`core.db.epoch_ms_sql`):
+    checked against Python's own arithmetic on stored instants with and without a fraction of a
+    second, through the point reads (hand-written SQL) and the searches (the ORM expression)."""
+    from datetime import UTC, datetime
+
+    from registry.models import ModelVersion, RegisteredModel
+
+    instants = {"m-0": datetime(2026, 3, 4, 5, 6, 7, 891999, tzinfo=UTC),  # truncated, not rounded
+                "m-1": datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),  # no fraction stored
+                "m-2": datetime(2026, 11, 30, 0, 0, 0, 1000, tzinfo=UTC)}
+    for name, when in instants.items():
+        RegisteredModel.objects.filter(name=name).update(created_at=when, updated_at=when)
+        ModelVersion.objects.filter(model__name=name).update(created_at=when, updated_at=when)
+    expected = {name: int(when.timestamp()) * 1000 + when.microsecond // 1000 for name, when in instants.items()}
+    dana = api("dana")
+    for name, ms in expected.items():
+        model = dana.get(f"{BASE}/registered-models/get", {"name": name}).json()["registered_model"]
+        assert model["creation_timestamp"] == model["last_updated_timestamp"] == ms
+        assert model["latest_versions"][0]["creation_timestamp"] == ms
+        version = dana.get(f"{BASE}/model-versions/get", {"name": name, "version": "1"}).json()["model_version"]
+        assert version["creation_timestamp"] == version["last_updated_timestamp"] == ms
+    searched = dana.get(f"{BASE}/registered-models/search").json()["registered_models"]
+    assert {m["name"]: m["creation_timestamp"] for m in searched} == expected
+    versions = dana.get(f"{BASE}/model-versions/search", {"filter": "run_id != 'x'"}).json()["model_versions"]
+    assert {v["name"]: v["last_updated_timestamp"] for v in versions} == expected
