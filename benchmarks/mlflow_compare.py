@@ -10,7 +10,7 @@ second on each call, with p99 under 50 ms, on a 2-core machine. What this does:
    (Django's `bulk_create`; MLflow's SQLAlchemy models): through either write path, 110,000
    objects take longer than this machine's time allows. The write path is measured in step 4.
 3. Starts both servers: Steward under gunicorn with the production options of docker-compose.yml
-   (3 workers × 4 threads, access log; persistent database connections), MLflow with
+   (5 sync workers, access log; persistent database connections), MLflow with
    `mlflow server` and its default workers, from its own virtualenv `benchmarks/.venv-mlflow` (made on first run; MLflow is not a Steward dependency).
 4. Population rate over HTTP, same client for both: `--sample` new models × `--versions`
    versions registered through the MLflow protocol by 8 threads; versions per second.
