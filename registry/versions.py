@@ -89,9 +89,13 @@ def model_version_register(
         if artifact is not None:
             version.artifact.storage.delete(stored)
         raise
-    version.training_datasets.set(training_datasets)
-    version.validation_datasets.set(validation_datasets)
-    set_tags(version, tags)
+    # A new version has no links yet: add them (`set` would read the current ones first).
+    if training_datasets:
+        version.training_datasets.add(*training_datasets)
+    if validation_datasets:
+        version.validation_datasets.add(*validation_datasets)
+    if tags:
+        set_tags(version, tags)
     changes = diff({}, snapshot(version, VERSION_FIELDS))
     changes["training_datasets"] = {"before": None, "after": sorted(d.pk for d in training_datasets)}
     if validation_datasets:
