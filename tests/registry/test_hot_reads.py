@@ -170,3 +170,30 @@ def test_hot_reads_cost_a_fixed_number_of_queries(api, world, django_assert_num_
     # filtered: token; the model (404 when unknown); count; the page's ids; the versions; links
     with django_assert_num_queries(6):
         dana.get("/api/v1/models/churn-rf/versions/", {"stage": "production"})
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "America/New_York"])
+def test_timestamps_are_the_serializers_answer_on_whole_seconds_and_in_any_time_zone(api, world, settings, time_zone):
+    """In UTC the database writes the timestamps (`_iso_sql`): ISO 8601 with `Z`, microseconds
+    only when there are some, as DRF writes them; in another time zone DRF's own field does."""
+    from datetime import UTC, datetime
+
+    from registry.models import RegisteredModel
+
+    settings.TIME_ZONE = time_zone
+    whole, fraction = datetime(2026, 7, 1, 12, 0, 0, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, 60, tzinfo=UTC)
+    RegisteredModel.objects.filter(name="churn-rf").update(created_at=whole, updated_at=fraction)
+    ModelVersion.objects.filter(model__name="churn-rf", number=2).update(created_at=whole, status_checked_at=whole,
+                                                                         updated_at=fraction)
+    dana = api("dana")
+    model = dana.get("/api/v1/models/churn-rf/")
+    assert model.content == _render(_model_reference("churn-rf"))
+    version = dana.get("/api/v1/models/churn-rf/versions/2/")
+    assert version.content == _render(_version_reference("churn-rf", 2))
+    listed = dana.get("/api/v1/models/").json()["results"]
+    assert _render([m for m in listed if m["name"] == "churn-rf"][0]) == _render(_model_reference("churn-rf"))
+    if time_zone == "UTC":
+        assert model.json()["created_at"] == "2026-07-01T12:00:00Z"
+        assert model.json()["updated_at"] == "2026-01-02T03:04:05.000060Z"
+    else:
+        assert model.json()["created_at"] == "2026-07-01T08:00:00-04:00"
