@@ -6,8 +6,9 @@ database spent answering them, and the model list grouped every model with its v
 taking a page (docs/benchmarks.md). The serializers stay the API's definition (the OpenAPI schema
 and every write answer come from them); `tests/registry/test_hot_reads.py` checks that these rows
 are what the serializers give for the same objects. The SQL is the same on PostgreSQL and
-SQLite but for one aggregate (a model's tag names: `STRING_AGG` / `GROUP_CONCAT`); values go
-through the converters the ORM would apply (`from_db`).
+SQLite but for one aggregate (a model's tag names: `STRING_AGG` / `GROUP_CONCAT`) and the
+timestamps, which the database writes in DRF's format when the time zone is UTC (`_iso_sql`);
+other values go through the converters the ORM would apply (`from_db`).
 """
 
 from collections import defaultdict
