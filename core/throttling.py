@@ -66,7 +66,8 @@ class WindowCounterThrottle(throttling.BaseThrottle):
         if self.current >= self.limit:
             # This window alone is full. In the next one it is the previous window, and its
             # weight (1 − f) must fall until current·(1 − f) < limit.
-            seconds = (1 - self.fraction + max(1 - self.limit / self.current, 0)) * self.period
+            share = max(1 - self.limit / self.current, 0) if self.current else 0  # a limit of 0: a window
+            seconds = (1 - self.fraction + share) * self.period
         else:
             # The previous window's weight must fall until previous·(1 − f) + current < limit.
             needed = 1 - (self.limit - self.current) / self.previous

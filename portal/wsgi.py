@@ -18,6 +18,6 @@ from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 application = get_wsgi_application()
-get_resolver()._populate()  # imports every view module, as the first request would
+get_resolver().reverse_dict  # noqa: B018 (builds the URL tables, importing every view, as the first request would)
 gc.collect()
 gc.freeze()
