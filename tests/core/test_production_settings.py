@@ -162,3 +162,15 @@ def test_a_web_process_freezes_its_loaded_code_out_of_the_garbage_collector():
     frozen, tracked, views_loaded = int(out[0]), int(out[1]), out[2] == "True"
     assert views_loaded  # the URLconf was loaded, and with it the views
     assert frozen > 100_000 and tracked < frozen / 20
+
+
+def test_a_rate_of_zero_refuses_every_request_with_a_retry_after(settings):
+    from django.core.cache import cache
+
+    from core.throttling import AnonRateThrottle
+
+    cache.clear()
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token": None, "anon": "0/minute"}}
+    throttle = AnonRateThrottle()
+    assert not throttle.allow_request(_anonymous_request(), None)
+    assert throttle.wait() >= 1
