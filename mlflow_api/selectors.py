@@ -99,12 +99,26 @@ def versions_named(name: str, offset: int, limit: int) -> list[VersionRow]:
         VERSION_SELECT + "WHERE m.name = %s ORDER BY v.number DESC LIMIT %s OFFSET %s", [name, limit, offset])]
 
 
-def model_get(name: str) -> ModelRow | None:
-    rows = _rows("SELECT m.id, m.name, m.description, {m_created}, {m_updated}, u.username FROM {model} m "
-                 "JOIN {user} u ON u.id = m.owner_id WHERE m.name = %s", [name])
-    return ModelRow(*rows[0]) if rows else None
-
-
+def model_with_newest(name: str) -> tuple[ModelRow | None, list[VersionRow]]:
+    """A model and its newest version in each stage (`newest_per_stage` for one model), in one
+    statement: get model's two reads in one round trip."""
+    rows = _rows(
+        "SELECT m.id, m.name, m.description, {m_created}, {m_updated}, o.username, n.id, n.number, n.description, "
+        "n.artifact, n.artifact_uri, n.stage, n.status, n.training_run, {n_created}, {n_updated}, u.username "
+        "FROM {model} m JOIN {user} o ON o.id = m.owner_id "
+        "LEFT JOIN (SELECT v.id, v.model_id, v.number, v.description, v.artifact, v.artifact_uri, v.stage, v.status, "
+        "v.training_run, v.created_at, v.updated_at, v.created_by_id, "
+        "ROW_NUMBER() OVER (PARTITION BY v.stage ORDER BY v.number DESC) AS rn "
+        "FROM {version} v JOIN {model} named ON named.id = v.model_id WHERE named.name = %s) n "
+        "ON n.model_id = m.id AND n.rn = 1 LEFT JOIN {user} u ON u.id = n.created_by_id "
+        "WHERE m.name = %s ORDER BY n.number DESC",
+        [name, name],
+    )
+    if not rows:
+        return None, []
+    model = ModelRow(*rows[0][:6])
+    newest = [VersionRow(r[6], model.id, model.name, *r[7:]) for r in rows if r[6] is not None]
+    return model, newest
 
 
 def _extras(sql: str, params: list) -> tuple[dict, dict, dict]:

@@ -62,8 +62,9 @@ def versions_payload(versions: list[selectors.VersionRow]) -> list[dict]:
     ]
 
 
-def models_payload(models: list[selectors.ModelRow]) -> list[dict]:
-    """Registered models with tags, aliases and the latest version per MLflow stage."""
+def models_payload(models: list[selectors.ModelRow], newest: list[selectors.VersionRow] | None = None) -> list[dict]:
+    """Registered models with tags, aliases and the latest version per MLflow stage (`newest`:
+    their `selectors.newest_per_stage` when the caller has it already)."""
     ids = [m.id for m in models]
     tags, free, protected_map = selectors.model_extras(ids)
     aliases = defaultdict(list)
@@ -74,7 +75,7 @@ def models_payload(models: list[selectors.ModelRow]) -> list[dict]:
         protected[stage].append(alias)
     latest: dict[int, dict[str, selectors.VersionRow]] = defaultdict(dict)
     newest_in_stage = {}
-    for v in selectors.newest_per_stage(ids):
+    for v in selectors.newest_per_stage(ids) if newest is None else newest:
         latest[v.model_id].setdefault(STEWARD_TO_MLFLOW_STAGE[v.stage], v)
         newest_in_stage.setdefault((v.model_id, v.stage), v)
     for (model_id, stage), v in newest_in_stage.items():
@@ -115,10 +116,10 @@ def version_instance(name: str, number) -> ModelVersion:
 
 
 def one_model(name: str) -> dict:
-    row = selectors.model_get(name)
+    row, newest = selectors.model_with_newest(name)
     if row is None:
         raise not_found_model(name)
-    return models_payload([row])[0]
+    return models_payload([row], newest)[0]
 
 
 def one_version(name: str, number) -> dict:

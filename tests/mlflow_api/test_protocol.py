@@ -79,9 +79,9 @@ def test_paging_tokens_walk_every_model_once(api, models):
 def test_point_reads_cost_a_fixed_number_of_queries(api, models, django_assert_num_queries):
     dana = api("dana")
     dana.get(f"{BASE}/registered-models/get", {"name": "m-0"})  # token's last_used_at written once
-    # token+user+roles; model; its tags, aliases and the protected aliases (one query); newest
-    # version per stage
-    with django_assert_num_queries(4):
+    # token+user+roles; model with its newest version per stage; its tags, aliases and the
+    # protected aliases (one query)
+    with django_assert_num_queries(3):
         assert dana.get(f"{BASE}/registered-models/get", {"name": "m-0"}).status_code == 200
     # token+user+roles; version; its tags, aliases and the protected aliases (+ their holders: none)
     with django_assert_num_queries(3):
@@ -227,3 +227,22 @@ def test_timestamps_are_the_stored_instant_in_whole_milliseconds_on_every_path(a
     assert {m["name"]: m["creation_timestamp"] for m in searched} == expected
     versions = dana.get(f"{BASE}/model-versions/search", {"filter": "run_id != 'x'"}).json()["model_versions"]
     assert {v["name"]: v["last_updated_timestamp"] for v in versions} == expected
+
+
+def test_get_model_and_search_answer_the_same_model_with_versions_in_several_stages(api, models, cast):
+    """Get model reads the model and its newest version per stage in one statement; search reads
+    them for a page of models. Both must give the same latest versions and protected aliases."""
+    from registry.models import ModelVersion
+
+    registry.model_version_register(actor=cast["dana"], model=models[0], artifact_uri="s3://b/0/2", sha256=f"{9:064x}")
+    ModelVersion.objects.filter(model=models[0], number=1).update(stage="production")
+    ModelVersion.objects.filter(model=models[0], number=2).update(stage="preproduction")
+    dana = api("dana")
+    got = dana.get(f"{BASE}/registered-models/get", {"name": "m-0"}).json()["registered_model"]
+    searched = dana.get(f"{BASE}/registered-models/search", {"filter": "name = 'm-0'"}).json()["registered_models"]
+    assert searched == [got]
+    assert [(v["version"], v["current_stage"]) for v in got["latest_versions"]] == [
+        ("1", "Production"), ("2", "Staging"), ("3", "None")]
+    assert {"champion", "production"} <= {a["alias"] for a in got["aliases"] if a["version"] == "1"}
+    missing = dana.get(f"{BASE}/registered-models/get", {"name": "m-9"})
+    assert missing.status_code == 404
