@@ -99,10 +99,6 @@ def _when(model, name: str, value):
     return _DATETIME.to_representation(from_db(model, name, value))
 
 
-def _in(ids) -> str:
-    return ", ".join(["%s"] * len(ids))
-
-
 # --- registered models ------------------------------------------------------------------------
 
 MODEL_SELECT = (
@@ -155,7 +151,8 @@ def models_by_ids(ids: list[int]) -> list[dict]:
     """The models with these ids, in this order (a page chosen by the list's filters)."""
     if not ids:
         return []
-    by_id = {row["id"]: row for row in _model_dicts(_rows(MODEL_SELECT + f"WHERE m.id IN ({_in(ids)})", list(ids)))}
+    where, params = db.any_of("m.id", ids)
+    by_id = {row["id"]: row for row in _model_dicts(_rows(MODEL_SELECT + f"WHERE {where}", params))}
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
@@ -171,11 +168,11 @@ VERSION_SELECT = (
 # tags sorted by the serializer.
 LINKS_SQL = (
     "SELECT 1, l.modelversion_id, l.dataset_id, d.name, d.version FROM {training} l "
-    "JOIN {dataset} d ON d.id = l.dataset_id WHERE l.modelversion_id IN ({ids}) "
+    "JOIN {dataset} d ON d.id = l.dataset_id WHERE {of_versions} "
     "UNION ALL SELECT 2, l.modelversion_id, l.dataset_id, d.name, d.version FROM {validation} l "
-    "JOIN {dataset} d ON d.id = l.dataset_id WHERE l.modelversion_id IN ({ids}) "
+    "JOIN {dataset} d ON d.id = l.dataset_id WHERE {of_versions} "
     "UNION ALL SELECT 3, l.modelversion_id, l.tag_id, t.name, '' FROM {version_tags} l "
-    "JOIN {tag} t ON t.id = l.tag_id WHERE l.modelversion_id IN ({ids}) "
+    "JOIN {tag} t ON t.id = l.tag_id WHERE {of_versions} "
     "ORDER BY 1, 4, 5"
 )
 
@@ -184,8 +181,8 @@ def _version_dicts(rows) -> list[dict]:
     ids = [row[0] for row in rows]
     links = {1: defaultdict(list), 2: defaultdict(list), 3: defaultdict(list)}
     if ids:
-        sql = LINKS_SQL.replace("{ids}", _in(ids))
-        for kind, version_id, other_id, name, _ in _rows(sql, ids * 3):
+        where, link_params = db.any_of("l.modelversion_id", ids)
+        for kind, version_id, other_id, name, _ in _rows(LINKS_SQL.replace("{of_versions}", where), link_params * 3):
             links[kind][version_id].append(name if kind == 3 else other_id)
     out = []
     for (pk, model, number, description, artifact_uri, artifact_filename, artifact, sha256, size, framework,
@@ -251,5 +248,6 @@ def versions_by_ids(ids: list[int]) -> list[dict]:
     """The versions with these ids, in this order."""
     if not ids:
         return []
-    by_id = {row["id"]: row for row in _version_dicts(_rows(VERSION_SELECT + f"WHERE v.id IN ({_in(ids)})", list(ids)))}
+    where, params = db.any_of("v.id", ids)
+    by_id = {row["id"]: row for row in _version_dicts(_rows(VERSION_SELECT + f"WHERE {where}", params))}
     return [by_id[pk] for pk in ids if pk in by_id]
