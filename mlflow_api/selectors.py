@@ -72,6 +72,15 @@ def version_get(name: str, number: int) -> VersionRow | None:
     return VersionRow(*rows[0]) if rows else None
 
 
+def _ranked(where: str) -> str:
+    """The versions `where` selects, as `n`, each ranked within its model and stage, newest
+    first (`n.rn = 1`: the newest)."""
+    return ("(SELECT v.id, v.model_id, v.number, v.description, v.artifact, v.artifact_uri, v.stage, v.status, "
+            "v.training_run, v.created_at, v.updated_at, v.created_by_id, "
+            "ROW_NUMBER() OVER (PARTITION BY v.model_id, v.stage ORDER BY v.number DESC) AS rn "
+            f"FROM {{version}} v {where}) n")
+
+
 def newest_per_stage(model_ids) -> list[VersionRow]:
     """For each model, its newest version in each Steward stage (what `latest_versions` and the
     protected aliases are made of), ordered by model and number descending; a window function,
@@ -83,10 +92,7 @@ def newest_per_stage(model_ids) -> list[VersionRow]:
     # and creator afterwards (joining first made PostgreSQL hash every model: 7 ms against 1).
     sql = (
         "SELECT n.id, n.model_id, m.name, n.number, n.description, n.artifact, n.artifact_uri, n.stage, n.status, "
-        "n.training_run, {n_created}, {n_updated}, u.username FROM (SELECT v.id, v.model_id, v.number, "
-        "v.description, v.artifact, v.artifact_uri, v.stage, v.status, v.training_run, v.created_at, v.updated_at, "
-        "v.created_by_id, ROW_NUMBER() OVER (PARTITION BY v.model_id, v.stage ORDER BY v.number DESC) AS rn "
-        f"FROM {{version}} v WHERE {where}) n "
+        f"n.training_run, {{n_created}}, {{n_updated}}, u.username FROM {_ranked(f'WHERE {where}')} "
         "JOIN {model} m ON m.id = n.model_id JOIN {user} u ON u.id = n.created_by_id "
         "WHERE n.rn = 1 ORDER BY n.model_id, n.number DESC"
     )
@@ -106,10 +112,7 @@ def model_with_newest(name: str) -> tuple[ModelRow | None, list[VersionRow]]:
         "SELECT m.id, m.name, m.description, {m_created}, {m_updated}, o.username, n.id, n.number, n.description, "
         "n.artifact, n.artifact_uri, n.stage, n.status, n.training_run, {n_created}, {n_updated}, u.username "
         "FROM {model} m JOIN {user} o ON o.id = m.owner_id "
-        "LEFT JOIN (SELECT v.id, v.model_id, v.number, v.description, v.artifact, v.artifact_uri, v.stage, v.status, "
-        "v.training_run, v.created_at, v.updated_at, v.created_by_id, "
-        "ROW_NUMBER() OVER (PARTITION BY v.stage ORDER BY v.number DESC) AS rn "
-        "FROM {version} v JOIN {model} named ON named.id = v.model_id WHERE named.name = %s) n "
+        f"LEFT JOIN {_ranked('JOIN {model} named ON named.id = v.model_id WHERE named.name = %s')} "
         "ON n.model_id = m.id AND n.rn = 1 LEFT JOIN {user} u ON u.id = n.created_by_id "
         "WHERE m.name = %s ORDER BY n.number DESC",
         [name, name],
