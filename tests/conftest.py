@@ -224,3 +224,19 @@ def celery_worker(django_db_setup, django_db_blocker):
     proc = start_worker("test", log_name="celery-worker-session.log")  # not overwritten by other tests' workers
     yield proc
     stop_worker(proc)
+
+
+@pytest.fixture
+def copy_statements(monkeypatch) -> list[str]:
+    """The `COPY` statements psycopg is asked to run during the test, in order (PostgreSQL)."""
+    import psycopg
+
+    statements = []
+    real = psycopg.Cursor.copy
+
+    def spy(self, statement, *args, **kwargs):
+        statements.append(str(statement))
+        return real(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "copy", spy)
+    return statements

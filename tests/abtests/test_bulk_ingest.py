@@ -6,7 +6,6 @@ import io
 import json
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -196,17 +195,10 @@ def test_a_large_upload_costs_a_fixed_number_of_queries(make_experiment, upload,
 
 
 @pytest.mark.postgres
-def test_on_postgresql_the_rows_go_in_with_one_copy(make_experiment, upload, monkeypatch):
+def test_on_postgresql_the_rows_go_in_with_one_copy(make_experiment, upload, copy_statements):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only")
-    statements = []
-    real = psycopg.Cursor.copy
-
-    def spy(self, statement, *args, **kwargs):
-        statements.append(str(statement))
-        return real(self, statement, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "copy", spy)
+    statements = copy_statements
     exp = make_experiment("welch_t")
     r = upload(exp, csv_body(HEADER, _rows(20_000)))
     assert r.status_code == 201 and r.json()["stored"] == 20_000

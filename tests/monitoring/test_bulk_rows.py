@@ -3,7 +3,6 @@ row named, nothing half-stored, re-sending idempotent (issue 12, "Ingest at the 
 database")."""
 
 import numpy as np
-import psycopg
 import pytest
 from django.db import connection
 
@@ -100,17 +99,10 @@ def test_one_row_id_with_two_labels_in_a_file_is_refused(monitored, upload):
 
 
 @pytest.mark.postgres
-def test_on_postgresql_rows_and_labels_go_in_with_copy(monitored, upload, monkeypatch):
+def test_on_postgresql_rows_and_labels_go_in_with_copy(monitored, upload, copy_statements):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL only")
-    statements = []
-    real = psycopg.Cursor.copy
-
-    def spy(self, statement, *args, **kwargs):
-        statements.append(str(statement))
-        return real(self, statement, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "copy", spy)
+    statements = copy_statements
     assert upload("dana", monitored, "batches", "a.csv", to_csv(frame(3000, seed=27, scores=True)), **ALL).status_code == 201
     assert len(statements) == 1 and statements[0].startswith('COPY "monitoring_prediction" (')
     r = upload("dana", monitored, "labels", "l.csv", _labels([(f"r{i}", 1) for i in range(3000)]))
